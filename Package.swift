@@ -1,0 +1,62 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let package = Package(
+    name: "ConsentLedger",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "consent-ledger", targets: ["consent-ledger"]),
+        .library(name: "ConsentCore", targets: ["ConsentCore"]),
+        .library(name: "ConsentCrypto", targets: ["ConsentCrypto"]),
+        .library(name: "ConsentVerifier", targets: ["ConsentVerifier"]),
+        .library(name: "ConsentLedger", targets: ["ConsentLedger"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // The system OpenSSL (libcrypto): the only crypto stack in the package.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // Pure core: encodings, Merkle math, validation. No I/O, no clock, no globals.
+        .target(name: "ConsentCore"),
+        // Digests, signatures and signed notes over OpenSSL.
+        .target(name: "ConsentCrypto", dependencies: ["COpenSSL", "ConsentCore"]),
+        // Offline verification; depends only on the core and crypto modules.
+        .target(name: "ConsentVerifier", dependencies: ["ConsentCore", "ConsentCrypto"]),
+        // Ledger service: storage protocol, sequencing, integration, checkpoint signing.
+        .target(
+            name: "ConsentLedger",
+            dependencies: [
+                "ConsentCore", "ConsentCrypto", "ConsentVerifier",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The embedded default store: SQLite through GRDB.
+        .target(
+            name: "ConsentStoreSQLite",
+            dependencies: ["ConsentCore", "ConsentLedger", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .executableTarget(
+            name: "consent-ledger",
+            dependencies: [
+                "ConsentCore", "ConsentCrypto", "ConsentVerifier", "ConsentLedger", "ConsentStoreSQLite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Resources/demo-history.jsonl")]
+        ),
+        .testTarget(name: "ConsentCoreTests", dependencies: ["ConsentCore", "ConsentCrypto"], resources: [.copy("Vectors")]),
+        .testTarget(name: "ConsentCryptoTests", dependencies: ["ConsentCore", "ConsentCrypto", "ConsentVerifier"]),
+        .testTarget(
+            name: "ConsentLedgerTests",
+            dependencies: ["ConsentCore", "ConsentCrypto", "ConsentVerifier", "ConsentLedger", "ConsentStoreSQLite"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

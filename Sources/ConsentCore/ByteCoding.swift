@@ -1,0 +1,75 @@
+/// Appends the big-endian, length-prefixed fields of the log's binary encodings.
+struct ByteWriter {
+    private(set) var bytes: [UInt8] = []
+
+    init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
+
+    mutating func u8(_ v: UInt8) { bytes.append(v) }
+    mutating func u16(_ v: UInt16) { bytes.append(UInt8(v >> 8)); bytes.append(UInt8(v & 0xff)) }
+    mutating func i64(_ v: Int64) {
+        let u = UInt64(bitPattern: v)
+        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(u >> UInt64(shift) & 0xff)) }
+    }
+    mutating func hash(_ h: Hash) { h.withUnsafeBytes { bytes.append(contentsOf: $0) } }
+    mutating func optionalHash(_ h: Hash?) {
+        if let h { u8(1); hash(h) } else { u8(0) }
+    }
+    mutating func raw(_ b: [UInt8]) { bytes.append(contentsOf: b) }
+    /// A string with a one-byte length prefix (at most 255 UTF-8 bytes; callers validate first).
+    mutating func shortString(_ s: String) {
+        let utf8 = Array(s.utf8)
+        precondition(utf8.count <= 255, "short string over 255 bytes")
+        u8(UInt8(utf8.count))
+        raw(utf8)
+    }
+    /// A string with a two-byte length prefix (at most 65,535 UTF-8 bytes).
+    mutating func longString(_ s: String) {
+        let utf8 = Array(s.utf8)
+        precondition(utf8.count <= 65_535, "long string over 65535 bytes")
+        u16(UInt16(utf8.count))
+        raw(utf8)
+    }
+}
+
+/// Reads the encodings written by ``ByteWriter``, rejecting truncation and non-canonical input.
+struct ByteReader {
+    let bytes: [UInt8]
+    private(set) var offset = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    var isAtEnd: Bool { offset == bytes.count }
+
+    mutating func take(_ count: Int) throws -> ArraySlice<UInt8> {
+        guard count >= 0, bytes.count - offset >= count else { throw EntryError("truncated at byte \(offset)") }
+        defer { offset += count }
+        return bytes[offset..<offset + count]
+    }
+    mutating func u8() throws -> UInt8 { try take(1).first! }
+    mutating func u16() throws -> UInt16 { try take(2).reduce(0) { $0 << 8 | UInt16($1) } }
+    mutating func i64() throws -> Int64 { Int64(bitPattern: try take(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }) }
+    mutating func hash() throws -> Hash { Hash(bytes: try take(32))! }
+    mutating func optionalHash() throws -> Hash? {
+        switch try u8() {
+        case 0: return nil
+        case 1: return try hash()
+        case let flag: throw EntryError("invalid presence flag \(flag) at byte \(offset - 1)")
+        }
+    }
+    mutating func string(length: Int) throws -> String {
+        let slice = try take(length)
+        guard let s = String(validating: slice, as: UTF8.self) else { throw EntryError("invalid UTF-8 at byte \(offset - length)") }
+        return s
+    }
+    mutating func shortString() throws -> String { try string(length: Int(try u8())) }
+    mutating func longString() throws -> String { try string(length: Int(try u16())) }
+    func finish() throws {
+        guard isAtEnd else { throw EntryError("\(bytes.count - offset) trailing bytes") }
+    }
+}
+
+/// A malformed entry encoding.
+public struct EntryError: Error, Equatable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

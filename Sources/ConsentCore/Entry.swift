@@ -1,0 +1,320 @@
+// The log's entry encoding, version 1 (docs/FORMAT.md). Every entry is a retained header, whose
+// RFC 9162 leaf hash H(0x00 ‖ header) is what the Merkle tree commits to, and, for consent events,
+// a purgeable body committed by its hash inside the header.
+
+/// What an entry records. Later kinds (commit, hold, purge) extend this tag.
+public enum EntryKind: UInt8, Sendable, CaseIterable {
+    /// An opt-in or opt-out of one subject towards one sender (or globally).
+    case consent = 1
+}
+
+/// Grant (opt-in) or revoke (opt-out; with global scope, a decline of every sender).
+public enum ConsentAction: UInt8, Sendable, CaseIterable, Codable {
+    case grant = 1
+    case revoke = 2
+
+    /// The name used on the command line and in JSON.
+    public var name: String { self == .grant ? "grant" : "revoke" }
+
+    /// Parses `grant` or `revoke`.
+    public init?(name: String) {
+        switch name {
+        case "grant": self = .grant
+        case "revoke": self = .revoke
+        default: return nil
+        }
+    }
+}
+
+/// How the user expressed consent or refusal.
+public enum ConsentMethod: UInt8, Sendable, CaseIterable {
+    case webForm = 1, app = 2, smsReply = 3, call = 4, paper = 5, operatorPlatform = 6, api = 7, other = 255
+
+    /// The name used on the command line and in JSON.
+    public var name: String {
+        switch self {
+        case .webForm: return "web-form"
+        case .app: return "app"
+        case .smsReply: return "sms-reply"
+        case .call: return "call"
+        case .paper: return "paper"
+        case .operatorPlatform: return "operator-platform"
+        case .api: return "api"
+        case .other: return "other"
+        }
+    }
+
+    /// Parses a method name.
+    public init?(name: String) {
+        guard let method = ConsentMethod.allCases.first(where: { $0.name == name }) else { return nil }
+        self = method
+    }
+}
+
+/// What a consent event covers.
+public enum Scope: Hashable, Sendable {
+    /// Every sender: a global decline (revocations only).
+    case global
+    /// The sender's whole relationship with the subject.
+    case sender
+    /// Narrowed to a port, a purpose, or both (at least one is set).
+    case narrowed(port: String?, purpose: String?)
+
+    /// A short text form: `global`, `sender`, `port=P`, `purpose=X`, `port=P,purpose=X`.
+    public var description: String {
+        switch self {
+        case .global: return "global"
+        case .sender: return "sender"
+        case .narrowed(let port, let purpose):
+            return [port.map { "port=\($0)" }, purpose.map { "purpose=\($0)" }].compactMap { $0 }.joined(separator: ",")
+        }
+    }
+}
+
+/// The retained, committed part of a consent event.
+public struct ConsentHeader: Equatable, Sendable {
+    /// Leaf hash of the previous entry (all zeros for entry 0): the hash chain.
+    public var previousLeafHash: Hash
+    /// When the log sequenced the entry (assigned by the log, monotonic).
+    public var recordedAt: Milliseconds
+    /// The sender id (1–64 of `[A-Za-z0-9._-]`).
+    public var sender: String
+    public var scope: Scope
+    /// The derived subject key (never the plain number).
+    public var subjectKey: Hash
+    public var action: ConsentAction
+    public var method: ConsentMethod
+    /// Hash of the consent template (text shown, purpose, brand) the user agreed to; grants only.
+    public var templateHash: Hash?
+    /// When the user acted, as claimed by the sender.
+    public var occurredAt: Milliseconds
+    /// Hash of the encoded body.
+    public var bodyHash: Hash
+    /// Hash of the sender's client idempotency key, when one was given.
+    public var idempotencyKeyHash: Hash?
+
+    public init(
+        previousLeafHash: Hash, recordedAt: Milliseconds, sender: String, scope: Scope, subjectKey: Hash,
+        action: ConsentAction, method: ConsentMethod, templateHash: Hash?, occurredAt: Milliseconds,
+        bodyHash: Hash, idempotencyKeyHash: Hash?
+    ) {
+        self.previousLeafHash = previousLeafHash
+        self.recordedAt = recordedAt
+        self.sender = sender
+        self.scope = scope
+        self.subjectKey = subjectKey
+        self.action = action
+        self.method = method
+        self.templateHash = templateHash
+        self.occurredAt = occurredAt
+        self.bodyHash = bodyHash
+        self.idempotencyKeyHash = idempotencyKeyHash
+    }
+}
+
+/// A decoded entry header of any kind.
+public enum EntryHeader: Equatable, Sendable {
+    case consent(ConsentHeader)
+
+    /// The encoding version this code writes.
+    public static let version: UInt8 = 1
+
+    public var kind: EntryKind {
+        switch self {
+        case .consent: return .consent
+        }
+    }
+
+    /// Leaf hash of the previous entry.
+    public var previousLeafHash: Hash {
+        switch self {
+        case .consent(let h): return h.previousLeafHash
+        }
+    }
+
+    /// When the log sequenced the entry.
+    public var recordedAt: Milliseconds {
+        switch self {
+        case .consent(let h): return h.recordedAt
+        }
+    }
+
+    /// The canonical encoding: version, kind, previous leaf hash, recordedAt, then the kind's fields.
+    public func encoded() -> [UInt8] {
+        var w = ByteWriter()
+        w.u8(EntryHeader.version)
+        w.u8(kind.rawValue)
+        w.hash(previousLeafHash)
+        w.i64(recordedAt)
+        switch self {
+        case .consent(let h):
+            w.shortString(h.sender)
+            switch h.scope {
+            case .global: w.u8(0)
+            case .sender: w.u8(1)
+            case .narrowed(let port, let purpose):
+                w.u8(2)
+                w.shortString(port ?? "")
+                w.shortString(purpose ?? "")
+            }
+            w.hash(h.subjectKey)
+            w.u8(h.action.rawValue)
+            w.u8(h.method.rawValue)
+            w.optionalHash(h.templateHash)
+            w.i64(h.occurredAt)
+            w.hash(h.bodyHash)
+            w.optionalHash(h.idempotencyKeyHash)
+        }
+        return w.bytes
+    }
+
+    /// Decodes a header, rejecting unknown versions and kinds, truncation, trailing bytes and
+    /// anything the encoder would not produce.
+    public init(decoding bytes: [UInt8]) throws {
+        var r = ByteReader(bytes)
+        let version = try r.u8()
+        guard version == EntryHeader.version else { throw EntryError("unsupported entry version \(version)") }
+        let kindByte = try r.u8()
+        guard let kind = EntryKind(rawValue: kindByte) else { throw EntryError("unknown entry kind \(kindByte)") }
+        let previous = try r.hash()
+        let recordedAt = try r.i64()
+        switch kind {
+        case .consent:
+            let sender = try r.shortString()
+            let scope: Scope
+            switch try r.u8() {
+            case 0: scope = .global
+            case 1: scope = .sender
+            case 2:
+                let port = try r.shortString()
+                let purpose = try r.shortString()
+                guard !(port.isEmpty && purpose.isEmpty) else { throw EntryError("narrowed scope with neither port nor purpose") }
+                scope = .narrowed(port: port.isEmpty ? nil : port, purpose: purpose.isEmpty ? nil : purpose)
+            case let other: throw EntryError("unknown scope kind \(other)")
+            }
+            let subjectKey = try r.hash()
+            let actionByte = try r.u8()
+            guard let action = ConsentAction(rawValue: actionByte) else { throw EntryError("unknown action \(actionByte)") }
+            let methodByte = try r.u8()
+            guard let method = ConsentMethod(rawValue: methodByte) else { throw EntryError("unknown method \(methodByte)") }
+            let templateHash = try r.optionalHash()
+            let occurredAt = try r.i64()
+            let bodyHash = try r.hash()
+            let idempotency = try r.optionalHash()
+            try r.finish()
+            guard EventValidator.isValidSenderID(sender) else { throw EntryError("invalid sender id in header") }
+            self = .consent(
+                ConsentHeader(
+                    previousLeafHash: previous, recordedAt: recordedAt, sender: sender, scope: scope,
+                    subjectKey: subjectKey, action: action, method: method, templateHash: templateHash,
+                    occurredAt: occurredAt, bodyHash: bodyHash, idempotencyKeyHash: idempotency))
+        }
+    }
+}
+
+/// Typed evidence kept in a consent body.
+public enum EvidenceField: UInt8, Sendable, CaseIterable, Comparable {
+    case replyText = 1, url = 2, ip = 3, userAgent = 4, recordingHash = 5, operatorReference = 6, formText = 7, note = 8
+
+    /// The key used in `--evidence key=value` and in JSON.
+    public var name: String {
+        switch self {
+        case .replyText: return "reply"
+        case .url: return "url"
+        case .ip: return "ip"
+        case .userAgent: return "user-agent"
+        case .recordingHash: return "recording-hash"
+        case .operatorReference: return "operator-ref"
+        case .formText: return "form-text"
+        case .note: return "note"
+        }
+    }
+
+    /// Parses an evidence key.
+    public init?(name: String) {
+        guard let field = EvidenceField.allCases.first(where: { $0.name == name }) else { return nil }
+        self = field
+    }
+
+    public static func < (a: EvidenceField, b: EvidenceField) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// The purgeable part of a consent event: the number and the evidence. Its hash is in the header.
+public struct ConsentBody: Equatable, Sendable {
+    /// 16 random bytes, so that a purged body's hash reveals nothing about the number.
+    public var salt: [UInt8]
+    /// The per-subject pepper: together with `subject` it opens the header's subject key.
+    public var pepper: Hash
+    /// The normalised E.164 number.
+    public var subject: String
+    /// Evidence fields, at most one per field, kept sorted by field.
+    public var evidence: [EvidenceField: String]
+
+    public init(salt: [UInt8], pepper: Hash, subject: String, evidence: [EvidenceField: String]) {
+        self.salt = salt
+        self.pepper = pepper
+        self.subject = subject
+        self.evidence = evidence
+    }
+
+    /// The canonical encoding: version, salt, pepper, subject, evidence count, then (field, value) sorted by field.
+    public func encoded() -> [UInt8] {
+        precondition(salt.count == 16, "body salt must be 16 bytes")
+        var w = ByteWriter(capacity: 96)
+        w.u8(1)
+        w.raw(salt)
+        w.hash(pepper)
+        w.shortString(subject)
+        w.u8(UInt8(evidence.count))
+        for field in evidence.keys.sorted() {
+            w.u8(field.rawValue)
+            w.longString(evidence[field]!)
+        }
+        return w.bytes
+    }
+
+    /// Decodes a body, rejecting anything the encoder would not produce.
+    public init(decoding bytes: [UInt8]) throws {
+        var r = ByteReader(bytes)
+        let version = try r.u8()
+        guard version == 1 else { throw EntryError("unsupported body version \(version)") }
+        let salt = Array(try r.take(16))
+        let pepper = try r.hash()
+        let subject = try r.shortString()
+        let count = Int(try r.u8())
+        var evidence: [EvidenceField: String] = [:]
+        var last: UInt8 = 0
+        for _ in 0..<count {
+            let tag = try r.u8()
+            guard let field = EvidenceField(rawValue: tag) else { throw EntryError("unknown evidence field \(tag)") }
+            guard tag > last else { throw EntryError("evidence fields out of order or repeated") }
+            last = tag
+            evidence[field] = try r.longString()
+        }
+        try r.finish()
+        self.init(salt: salt, pepper: pepper, subject: subject, evidence: evidence)
+    }
+}
+
+/// Domain-separated derivations shared by writers and verifiers.
+public enum Derivation {
+    /// The subject key: H("consent-ledger/subject/v1" ‖ 0x00 ‖ pepper ‖ E.164 number). The pepper is an
+    /// HMAC of the number under the log's secret, so keys cannot be reversed by trying all numbers,
+    /// while a disclosed body (pepper and number) lets anyone check the key.
+    public static func subjectKey(pepper: Hash, e164: String, hasher: some HashFunction) -> Hash {
+        var bytes = Array("consent-ledger/subject/v1".utf8) + [0]
+        bytes += pepper.bytes
+        bytes += Array(e164.utf8)
+        return hasher.hash(bytes)
+    }
+
+    /// The message the log's secret is HMAC'ed with to get a subject's pepper.
+    public static func pepperMessage(e164: String) -> [UInt8] {
+        Array("consent-ledger/pepper/v1".utf8) + [0] + Array(e164.utf8)
+    }
+
+    /// The idempotency key hash: H("consent-ledger/idempotency/v1" ‖ 0x00 ‖ sender ‖ 0x00 ‖ client key).
+    public static func idempotencyKeyHash(sender: String, clientKey: String, hasher: some HashFunction) -> Hash {
+        hasher.hash(Array("consent-ledger/idempotency/v1".utf8) + [0] + Array(sender.utf8) + [0] + Array(clientKey.utf8))
+    }
+}

@@ -1,0 +1,273 @@
+import ConsentCore
+import ConsentCrypto
+import Foundation
+import Logging
+
+/// The result of appending one event.
+public struct AppendReceipt: Sendable, Equatable, Codable {
+    /// The entry's index in the log.
+    public var index: Int64
+    /// The entry's RFC 9162 leaf hash.
+    public var leafHash: Hash
+    /// When the log recorded it.
+    public var recordedAt: Milliseconds
+    /// True when the client key was already used: nothing was appended and this is the original entry.
+    public var duplicate: Bool
+}
+
+/// The wall clock in milliseconds since the epoch.
+public let systemClock: @Sendable () -> Milliseconds = { Milliseconds(Date().timeIntervalSince1970 * 1000) }
+
+/// The ledger service for one log: sequences appends with group commit, integrates the Merkle tree,
+/// signs a checkpoint after every committed batch, and answers proofs.
+///
+/// Appends that arrive while a batch is being committed are queued and committed together in the
+/// next batch, so durable throughput grows with load while each append waits for at most about
+/// two commits. An append returns only after its batch is durable.
+public actor Ledger {
+    public nonisolated let parameters: LogParameters
+    public nonisolated let store: any LedgerStore
+    /// The key that verifies this log's checkpoints.
+    public nonisolated let verifier: NoteVerifier
+
+    private let signer: NoteSigner
+    private let pepperMAC: HMAC
+    private let hasher: Digest
+    private let clock: @Sendable () -> Milliseconds
+    private let maximumBatch: Int
+    private let logger: Logger
+    private let lock: DirectoryLock?
+
+    private var frontier: MerkleFrontier
+    private var lastLeafHash: Hash
+    private var lastRecordedAt: Milliseconds
+    private var latestCheckpoint: String
+
+    private struct Pending {
+        var events: [ValidatedEvent]
+        var continuation: CheckedContinuation<[AppendReceipt], any Error>
+    }
+    private var queue: [Pending] = []
+    private var flushing = false
+
+    /// Creates a new log in `directory` (keys there, parameters and the empty checkpoint in `store`).
+    public static func create(
+        directory: DataDirectory, store: any LedgerStore, origin: String, suite: Suite,
+        clock: @escaping @Sendable () -> Milliseconds = systemClock
+    ) async throws -> LogParameters {
+        guard SignedNote.isValidKeyName(origin), origin.utf8.count <= 255 else {
+            throw LedgerError.invalidRequest("origin \"\(origin)\" must be non-empty, at most 255 bytes, without spaces or '+'")
+        }
+        let lock = try directory.lockForWriting()
+        defer { withExtendedLifetime(lock) {} }
+        if try await store.parameters() != nil { throw StoreError.alreadyInitialized }
+        let (key, _) = try directory.createKeys(suite: suite)
+        let parameters = LogParameters(origin: origin, suite: suite, createdAt: clock())
+        let signer = try NoteSigner(name: origin, key: key)
+        let empty = Checkpoint(origin: origin, size: 0, rootHash: Digest(suite: suite).hash([]))
+        try await store.initialize(parameters, checkpointNote: try signer.sign(empty.text).serialized)
+        return parameters
+    }
+
+    /// Opens the log in `directory`. With `writable`, takes the directory's writer lock.
+    public static func open(
+        directory: DataDirectory, store: any LedgerStore, writable: Bool = true,
+        clock: @escaping @Sendable () -> Milliseconds = systemClock, maximumBatch: Int = 10_000,
+        logger: Logger = Logger(label: "consent-ledger")
+    ) async throws -> Ledger {
+        let lock = writable ? try directory.lockForWriting() : nil
+        guard let parameters = try await store.parameters() else { throw StoreError.notInitialized }
+        let (key, secret) = try directory.loadKeys()
+        let signer = try NoteSigner(name: parameters.origin, key: key)
+        let head = try await store.head()
+        let peaks = try await store.readHashes(Merkle.treeHashIndexes(size: head.size))
+        let frontier = try MerkleFrontier(size: head.size, peaks: peaks)
+        let hasher = Digest(suite: parameters.suite)
+        // The stored checkpoint must be ours and match the tree we just read.
+        let checkpoint = try signer.verifier.openCheckpoint(head.checkpointNote)
+        guard checkpoint.size == head.size, checkpoint.rootHash == frontier.root(hasher: hasher) else {
+            throw LedgerError.corrupt("latest checkpoint (size \(checkpoint.size)) does not match the stored tree (size \(head.size))")
+        }
+        var lastRecordedAt = parameters.createdAt
+        if let header = head.lastHeader { lastRecordedAt = try EntryHeader(decoding: header).recordedAt }
+        return Ledger(
+            parameters: parameters, store: store, signer: signer,
+            pepperMAC: try HMAC(parameters.suite == .sm3SM2 ? .sm3 : .sha256, key: secret), hasher: hasher,
+            clock: clock, maximumBatch: maximumBatch, logger: logger, lock: lock, frontier: frontier,
+            lastLeafHash: head.lastLeafHash, lastRecordedAt: lastRecordedAt, latestCheckpoint: head.checkpointNote)
+    }
+
+    private init(
+        parameters: LogParameters, store: any LedgerStore, signer: NoteSigner, pepperMAC: HMAC, hasher: Digest,
+        clock: @escaping @Sendable () -> Milliseconds, maximumBatch: Int, logger: Logger, lock: DirectoryLock?,
+        frontier: MerkleFrontier, lastLeafHash: Hash, lastRecordedAt: Milliseconds, latestCheckpoint: String
+    ) {
+        self.parameters = parameters
+        self.store = store
+        self.signer = signer
+        self.verifier = signer.verifier
+        self.pepperMAC = pepperMAC
+        self.hasher = hasher
+        self.clock = clock
+        self.maximumBatch = maximumBatch
+        self.logger = logger
+        self.lock = lock
+        self.frontier = frontier
+        self.lastLeafHash = lastLeafHash
+        self.lastRecordedAt = lastRecordedAt
+        self.latestCheckpoint = latestCheckpoint
+    }
+
+    /// The number of entries.
+    public var size: Int64 { frontier.size }
+
+    /// The newest signed checkpoint note.
+    public var checkpointNote: String { latestCheckpoint }
+
+    /// The log's clock now: never earlier than the last recorded entry.
+    public var now: Milliseconds { max(clock(), lastRecordedAt) }
+
+    /// Appends events and returns once they are durably committed, one receipt per event in order.
+    /// Events whose client key was used before are not appended again; their receipt names the original.
+    public func append(_ events: [ValidatedEvent]) async throws -> [AppendReceipt] {
+        if events.isEmpty { return [] }
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.append(Pending(events: events, continuation: continuation))
+            if !flushing {
+                flushing = true
+                Task { await self.drain() }
+            }
+        }
+    }
+
+    /// Commits queued requests in batches until the queue is empty.
+    private func drain() async {
+        while !queue.isEmpty {
+            var taken: [Pending] = []
+            var count = 0
+            while let next = queue.first, taken.isEmpty || count + next.events.count <= maximumBatch {
+                taken.append(queue.removeFirst())
+                count += next.events.count
+            }
+            do {
+                let receipts = try await commit(taken.flatMap(\.events))
+                var offset = 0
+                for request in taken {
+                    request.continuation.resume(returning: Array(receipts[offset..<offset + request.events.count]))
+                    offset += request.events.count
+                }
+            } catch {
+                logger.error("batch of \(count) events not committed: \(error)")
+                for request in taken { request.continuation.resume(throwing: error) }
+            }
+        }
+        flushing = false
+    }
+
+    /// Builds, signs and durably commits one batch. On failure nothing in memory changes.
+    private func commit(_ events: [ValidatedEvent]) async throws -> [AppendReceipt] {
+        let recordedAt = max(clock(), lastRecordedAt + 1)
+        // Idempotency: keys already in the log, and repeats inside this batch.
+        let keyHashes = events.map { event in
+            event.clientKey.map { Derivation.idempotencyKeyHash(sender: event.sender, clientKey: $0, hasher: hasher) }
+        }
+        let existing = try await store.entries(withIdempotencyKeys: keyHashes.compactMap { $0 })
+        var seenInBatch: [Hash: Int] = [:]
+        let salts = try secureRandomBytes(16 * events.count)
+
+        var frontier = self.frontier
+        var previous = lastLeafHash
+        var entries: [NewEntry] = []
+        entries.reserveCapacity(events.count)
+        var receipts: [AppendReceipt] = []
+        receipts.reserveCapacity(events.count)
+        for (i, event) in events.enumerated() {
+            if let key = keyHashes[i] {
+                if let original = existing[key] {
+                    receipts.append(AppendReceipt(index: original.index, leafHash: original.leafHash, recordedAt: 0, duplicate: true))
+                    continue
+                }
+                if let first = seenInBatch[key] {
+                    var receipt = receipts[first]
+                    receipt.duplicate = true
+                    receipts.append(receipt)
+                    continue
+                }
+                seenInBatch[key] = receipts.count
+            }
+            let e164 = event.subject.e164
+            let pepper = pepperMAC.authenticate(Derivation.pepperMessage(e164: e164))
+            let body = ConsentBody(
+                salt: Array(salts[16 * i..<16 * i + 16]), pepper: pepper, subject: e164, evidence: event.evidence
+            ).encoded()
+            let header = EntryHeader.consent(
+                ConsentHeader(
+                    previousLeafHash: previous, recordedAt: recordedAt, sender: event.sender, scope: event.scope,
+                    subjectKey: Derivation.subjectKey(pepper: pepper, e164: e164, hasher: hasher),
+                    action: event.action, method: event.method, templateHash: event.templateHash,
+                    occurredAt: event.occurredAt ?? recordedAt, bodyHash: hasher.hash(body),
+                    idempotencyKeyHash: keyHashes[i])
+            ).encoded()
+            let leaf = hasher.leafHash(header)
+            let index = frontier.size
+            let stored = frontier.append(leafHash: leaf, hasher: hasher)
+            entries.append(NewEntry(header: header, storedHashes: stored, body: body, idempotencyKeyHash: keyHashes[i]))
+            receipts.append(AppendReceipt(index: index, leafHash: leaf, recordedAt: recordedAt, duplicate: false))
+            previous = leaf
+        }
+        if entries.isEmpty { return receipts }
+        let checkpoint = Checkpoint(origin: parameters.origin, size: frontier.size, rootHash: frontier.root(hasher: hasher))
+        let note = try signer.sign(checkpoint.text).serialized
+        try await store.commit(CommitBatch(firstIndex: self.frontier.size, entries: entries, checkpointNote: note))
+        self.frontier = frontier
+        self.lastLeafHash = previous
+        self.lastRecordedAt = recordedAt
+        self.latestCheckpoint = note
+        return receipts
+    }
+}
+
+// MARK: Reading and proving
+
+extension Ledger {
+    /// One entry with its decoded header.
+    public nonisolated func entry(at index: Int64) async throws -> (StoredEntry, EntryHeader) {
+        guard let stored = try await store.entries(index..<index + 1).first else {
+            throw LedgerError.notFound("no entry at index \(index)")
+        }
+        return (stored, try EntryHeader(decoding: stored.header))
+    }
+
+    /// The RFC 9162 inclusion proof of entry `index` in the tree of `size` entries (default: the latest).
+    public func inclusionProof(index: Int64, size: Int64? = nil) async throws -> InclusionProof {
+        let size = size ?? frontier.size
+        guard size <= frontier.size else { throw LedgerError.invalidRequest("the log has only \(frontier.size) entries, not \(size)") }
+        guard index >= 0, index < size else { throw LedgerError.invalidRequest("index \(index) is not in a tree of \(size) entries") }
+        let hashes = try await store.readHashes(Merkle.inclusionProofIndexes(index: index, size: size))
+        let path = try Merkle.inclusionProof(index: index, size: size, hashes: hashes, hasher: hasher)
+        let leaf = try await store.readHashes([Merkle.storedHashIndex(level: 0, index: index)])[0]
+        let root = try await rootHash(size: size)
+        return InclusionProof(index: index, size: size, leafHash: leaf, proof: path, root: root)
+    }
+
+    /// The RFC 9162 consistency proof between two tree sizes (default new size: the latest).
+    public func consistencyProof(oldSize: Int64, newSize: Int64? = nil) async throws -> ConsistencyProof {
+        let newSize = newSize ?? frontier.size
+        guard newSize <= frontier.size else { throw LedgerError.invalidRequest("the log has only \(frontier.size) entries, not \(newSize)") }
+        guard oldSize >= 1, oldSize <= newSize else {
+            throw LedgerError.invalidRequest("a consistency proof needs 1 <= old (\(oldSize)) <= new (\(newSize))")
+        }
+        let hashes = try await store.readHashes(Merkle.consistencyProofIndexes(oldSize: oldSize, newSize: newSize))
+        let path = try Merkle.consistencyProof(oldSize: oldSize, newSize: newSize, hashes: hashes, hasher: hasher)
+        return ConsistencyProof(
+            oldSize: oldSize, newSize: newSize, oldRoot: try await rootHash(size: oldSize),
+            newRoot: try await rootHash(size: newSize), proof: path)
+    }
+
+    /// The root hash of the tree of `size` entries, from O(log n) stored hashes.
+    public func rootHash(size: Int64) async throws -> Hash {
+        guard size <= frontier.size else { throw LedgerError.invalidRequest("the log has only \(frontier.size) entries, not \(size)") }
+        let hashes = try await store.readHashes(Merkle.treeHashIndexes(size: size))
+        return try Merkle.treeHash(size: size, hashes: hashes, hasher: hasher)
+    }
+}

@@ -1,0 +1,136 @@
+import ConsentCore
+
+/// A log's fixed parameters, written once at creation.
+public struct LogParameters: Codable, Sendable, Equatable {
+    /// The checkpoint origin and signing key name.
+    public var origin: String
+    /// The hash and signature suite.
+    public var suite: Suite
+    /// When the log was created.
+    public var createdAt: Milliseconds
+
+    public init(origin: String, suite: Suite, createdAt: Milliseconds) {
+        self.origin = origin
+        self.suite = suite
+        self.createdAt = createdAt
+    }
+}
+
+/// One entry ready to be stored.
+public struct NewEntry: Sendable {
+    /// The encoded header (the leaf data).
+    public var header: [UInt8]
+    /// The hashes stored for this leaf: its leaf hash, then the subtrees it completes.
+    public var storedHashes: [Hash]
+    /// The encoded body, for entries that have one.
+    public var body: [UInt8]?
+    /// The idempotency key hash, unique across the log.
+    public var idempotencyKeyHash: Hash?
+
+    public init(header: [UInt8], storedHashes: [Hash], body: [UInt8]?, idempotencyKeyHash: Hash?) {
+        self.header = header
+        self.storedHashes = storedHashes
+        self.body = body
+        self.idempotencyKeyHash = idempotencyKeyHash
+    }
+}
+
+/// A batch of entries appended atomically together with the checkpoint that covers them.
+public struct CommitBatch: Sendable {
+    /// The index of the first entry; must equal the log's size when committed.
+    public var firstIndex: Int64
+    public var entries: [NewEntry]
+    /// The signed checkpoint note for the tree after this batch.
+    public var checkpointNote: String
+
+    public init(firstIndex: Int64, entries: [NewEntry], checkpointNote: String) {
+        self.firstIndex = firstIndex
+        self.entries = entries
+        self.checkpointNote = checkpointNote
+    }
+
+    /// The tree size after the batch.
+    public var newSize: Int64 { firstIndex + Int64(entries.count) }
+}
+
+/// An entry as stored.
+public struct StoredEntry: Sendable, Equatable {
+    public var index: Int64
+    public var header: [UInt8]
+    public var leafHash: Hash
+    /// The body, or nil when the entry has none (or it was purged).
+    public var body: [UInt8]?
+
+    public init(index: Int64, header: [UInt8], leafHash: Hash, body: [UInt8]?) {
+        self.index = index
+        self.header = header
+        self.leafHash = leafHash
+        self.body = body
+    }
+}
+
+/// What the store knows about the end of the log.
+public struct StoreHead: Sendable, Equatable {
+    public var size: Int64
+    /// The last entry's encoded header (nil for the empty log).
+    public var lastHeader: [UInt8]?
+    /// The last entry's leaf hash (``Hash/zero`` for the empty log).
+    public var lastLeafHash: Hash
+    /// The newest signed checkpoint note.
+    public var checkpointNote: String
+
+    public init(size: Int64, lastHeader: [UInt8]?, lastLeafHash: Hash, checkpointNote: String) {
+        self.size = size
+        self.lastHeader = lastHeader
+        self.lastLeafHash = lastLeafHash
+        self.checkpointNote = checkpointNote
+    }
+}
+
+/// Errors a store reports in terms of the log.
+public enum StoreError: Error, Equatable, CustomStringConvertible {
+    /// The batch does not start at the end of the log (another writer, or a bug).
+    case notAtEnd(expected: Int64, got: Int64)
+    /// An idempotency key hash already exists.
+    case duplicateIdempotencyKey
+    /// The store holds no log.
+    case notInitialized
+    /// The store already holds a log.
+    case alreadyInitialized
+    /// A hash or entry the log must have is missing: the store is damaged.
+    case missing(String)
+
+    public var description: String {
+        switch self {
+        case .notAtEnd(let expected, let got): return "batch starts at index \(got) but the log has \(expected) entries"
+        case .duplicateIdempotencyKey: return "idempotency key already used"
+        case .notInitialized: return "no ledger here (run `consent-ledger init` first)"
+        case .alreadyInitialized: return "a ledger already exists here"
+        case .missing(let what): return "store is damaged: \(what) is missing"
+        }
+    }
+}
+
+/// Durable storage for one log. Shaped by what the ledger needs, not by tables: commit a batch
+/// atomically and durably, read hashes for proofs, read entries, look up idempotency keys.
+///
+/// Every implementation runs the same conformance tests (`StoreConformance`).
+public protocol LedgerStore: Sendable {
+    /// The log's parameters, or nil when the store is empty.
+    func parameters() async throws -> LogParameters?
+    /// Writes the parameters and the empty tree's checkpoint; fails if a log exists.
+    func initialize(_ parameters: LogParameters, checkpointNote: String) async throws
+    /// The end of the log.
+    func head() async throws -> StoreHead
+    /// Appends a batch in one transaction and returns only once it is durable.
+    /// Fails without writing anything if `batch.firstIndex` is not the current size.
+    func commit(_ batch: CommitBatch) async throws
+    /// Hashes by stored hash index; exactly one per index, in order.
+    func readHashes(_ indexes: [Int64]) async throws -> [Hash]
+    /// Entries `range`, in order (fewer if the log is shorter).
+    func entries(_ range: Range<Int64>) async throws -> [StoredEntry]
+    /// The entries already holding these idempotency key hashes: index and leaf hash.
+    func entries(withIdempotencyKeys keys: [Hash]) async throws -> [Hash: (index: Int64, leafHash: Hash)]
+    /// The checkpoint note signed at tree size `size`, if one was.
+    func checkpoint(size: Int64) async throws -> String?
+}

@@ -1,0 +1,171 @@
+import ConsentCore
+import ConsentLedger
+import Foundation
+import GRDB
+
+/// The embedded default store: one SQLite database (WAL, `synchronous=FULL`) through GRDB.
+///
+/// Entries keep their encoded header and the Merkle hashes their append stored (the leaf hash and
+/// the subtrees it completed), so any stored hash is found in the row of the leaf that completed it
+/// and a proof reads O(log n) rows. Bodies live in their own table so purging them frees pages.
+public final class SQLiteStore: LedgerStore {
+    private let pool: DatabasePool
+
+    /// The database file's name inside a data directory.
+    public static let fileName = "ledger.sqlite"
+
+    /// Opens (creating if needed) the store of a data directory.
+    public convenience init(directory: DataDirectory) throws {
+        try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true)
+        try self.init(path: directory.path(SQLiteStore.fileName))
+    }
+
+    /// Opens (creating if needed) the database at `path` and applies the migrations.
+    public init(path: String) throws {
+        var config = Configuration()
+        config.prepareDatabase { db in
+            // Must precede the first table of a new database; a no-op afterwards.
+            try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+            // Every commit is fsynced before it returns: acknowledged means durable.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: path, configuration: config)
+        try SQLiteStore.migrator.migrate(pool)
+    }
+
+    /// Named, frozen migrations: never edit one that has shipped; add a new one.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-log") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE parameters (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL);
+                    CREATE TABLE entries (
+                        idx INTEGER PRIMARY KEY,
+                        header BLOB NOT NULL,
+                        hashes BLOB NOT NULL,
+                        idempotency BLOB
+                    );
+                    CREATE UNIQUE INDEX entries_idempotency ON entries(idempotency) WHERE idempotency IS NOT NULL;
+                    CREATE TABLE bodies (idx INTEGER PRIMARY KEY, body BLOB NOT NULL);
+                    CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL);
+                    """)
+        }
+        return migrator
+    }
+
+    public func parameters() async throws -> LogParameters? {
+        try await pool.read { db in try Self.parameters(db) }
+    }
+
+    private static func parameters(_ db: Database) throws -> LogParameters? {
+        guard let json = try String.fetchOne(db, sql: "SELECT json FROM parameters WHERE id = 1") else { return nil }
+        return try JSONDecoder().decode(LogParameters.self, from: Data(json.utf8))
+    }
+
+    public func initialize(_ parameters: LogParameters, checkpointNote: String) async throws {
+        let json = String(decoding: try JSONEncoder().encode(parameters), as: UTF8.self)
+        try await pool.write { db in
+            guard try Self.parameters(db) == nil else { throw StoreError.alreadyInitialized }
+            try db.execute(sql: "INSERT INTO parameters (id, json) VALUES (1, ?)", arguments: [json])
+            try db.execute(sql: "INSERT INTO checkpoints (size, note) VALUES (0, ?)", arguments: [checkpointNote])
+        }
+    }
+
+    public func head() async throws -> StoreHead {
+        try await pool.read { db in
+            guard let note = try String.fetchOne(db, sql: "SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1") else {
+                throw StoreError.notInitialized
+            }
+            guard let row = try Row.fetchOne(db, sql: "SELECT idx, header, hashes FROM entries ORDER BY idx DESC LIMIT 1") else {
+                return StoreHead(size: 0, lastHeader: nil, lastLeafHash: .zero, checkpointNote: note)
+            }
+            let hashes: Data = row["hashes"]
+            let header: Data = row["header"]
+            let index: Int64 = row["idx"]
+            return StoreHead(
+                size: index + 1, lastHeader: Array(header), lastLeafHash: Hash(bytes: hashes.prefix(32))!, checkpointNote: note)
+        }
+    }
+
+    public func commit(_ batch: CommitBatch) async throws {
+        try await pool.write { db in
+            let size = try Int64.fetchOne(db, sql: "SELECT coalesce(max(idx) + 1, 0) FROM entries") ?? 0
+            guard size == batch.firstIndex else { throw StoreError.notAtEnd(expected: size, got: batch.firstIndex) }
+            let insertEntry = try db.cachedStatement(sql: "INSERT INTO entries (idx, header, hashes, idempotency) VALUES (?, ?, ?, ?)")
+            let insertBody = try db.cachedStatement(sql: "INSERT INTO bodies (idx, body) VALUES (?, ?)")
+            for (offset, entry) in batch.entries.enumerated() {
+                let index = batch.firstIndex + Int64(offset)
+                var hashes = Data(capacity: 32 * entry.storedHashes.count)
+                for h in entry.storedHashes { h.withUnsafeBytes { hashes.append(contentsOf: $0) } }
+                do {
+                    try insertEntry.execute(arguments: [
+                        index, Data(entry.header), hashes, entry.idempotencyKeyHash.map { Data($0.bytes) },
+                    ])
+                } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+                    throw StoreError.duplicateIdempotencyKey
+                }
+                if let body = entry.body { try insertBody.execute(arguments: [index, Data(body)]) }
+            }
+            try db.execute(sql: "INSERT INTO checkpoints (size, note) VALUES (?, ?)", arguments: [batch.newSize, batch.checkpointNote])
+        }
+    }
+
+    public func readHashes(_ indexes: [Int64]) async throws -> [Hash] {
+        if indexes.isEmpty { return [] }
+        let locations = indexes.map { Merkle.storingLeaf(ofStoredIndex: $0) }
+        let leaves = Array(Set(locations.map(\.leaf)))
+        let rows: [Int64: Data] = try await pool.read { db in
+            var rows: [Int64: Data] = [:]
+            let statement = try db.cachedStatement(sql: "SELECT hashes FROM entries WHERE idx = ?")
+            for leaf in leaves {
+                if let data = try Data.fetchOne(statement, arguments: [leaf]) { rows[leaf] = data }
+            }
+            return rows
+        }
+        return try locations.map { location in
+            guard let data = rows[location.leaf], data.count >= 32 * (location.position + 1) else {
+                throw StoreError.missing("Merkle hash stored with entry \(location.leaf)")
+            }
+            let start = data.startIndex + 32 * location.position
+            return Hash(bytes: data[start..<start + 32])!
+        }
+    }
+
+    public func entries(_ range: Range<Int64>) async throws -> [StoredEntry] {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT e.idx, e.header, e.hashes, b.body FROM entries e LEFT JOIN bodies b ON b.idx = e.idx
+                    WHERE e.idx >= ? AND e.idx < ? ORDER BY e.idx
+                    """, arguments: [range.lowerBound, range.upperBound])
+            return rows.map { row in
+                let hashes: Data = row["hashes"]
+                let header: Data = row["header"]
+                let body: Data? = row["body"]
+                return StoredEntry(
+                    index: row["idx"], header: Array(header), leafHash: Hash(bytes: hashes.prefix(32))!, body: body.map { Array($0) })
+            }
+        }
+    }
+
+    public func entries(withIdempotencyKeys keys: [Hash]) async throws -> [Hash: (index: Int64, leafHash: Hash)] {
+        if keys.isEmpty { return [:] }
+        return try await pool.read { db in
+            var found: [Hash: (index: Int64, leafHash: Hash)] = [:]
+            let statement = try db.cachedStatement(sql: "SELECT idx, hashes FROM entries WHERE idempotency = ?")
+            for key in keys {
+                if let row = try Row.fetchOne(statement, arguments: [Data(key.bytes)]) {
+                    let hashes: Data = row["hashes"]
+                    found[key] = (row["idx"], Hash(bytes: hashes.prefix(32))!)
+                }
+            }
+            return found
+        }
+    }
+
+    public func checkpoint(size: Int64) async throws -> String? {
+        try await pool.read { db in try String.fetchOne(db, sql: "SELECT note FROM checkpoints WHERE size = ?", arguments: [size]) }
+    }
+}
