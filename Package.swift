@@ -48,10 +48,9 @@ let package = Package(
                 "ConsentCore", "ConsentCrypto", "ConsentVerifier", "ConsentLedger", "ConsentStoreSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ],
-            resources: [.copy("Resources/demo-history.jsonl")]
+            ]
         ),
-        .testTarget(name: "ConsentCoreTests", dependencies: ["ConsentCore", "ConsentCrypto"], resources: [.copy("Vectors")]),
+        .testTarget(name: "ConsentCoreTests", dependencies: ["ConsentCore", "ConsentCrypto"]),
         .testTarget(name: "ConsentCryptoTests", dependencies: ["ConsentCore", "ConsentCrypto", "ConsentVerifier"]),
         .testTarget(
             name: "ConsentLedgerTests",

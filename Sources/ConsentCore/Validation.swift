@@ -31,6 +31,37 @@ public struct EventInput: Codable, Sendable, Equatable {
     }
 }
 
+extension EventInput {
+    private enum CodingKeys: String, CodingKey, CaseIterable {
+        case sender, subject, action, scope, port, purpose, method, templateHash, occurredAt, evidence, clientKey
+    }
+
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    /// Decodes strictly: an unknown field (a typo such as `ocurredAt`) is an error, not silently dropped.
+    public init(from decoder: any Decoder) throws {
+        let names = Set(CodingKeys.allCases.map(\.stringValue))
+        for key in try decoder.container(keyedBy: AnyKey.self).allKeys where !names.contains(key.stringValue) {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown field \"\(key.stringValue)\""))
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            sender: try c.decode(String.self, forKey: .sender), subject: try c.decode(String.self, forKey: .subject),
+            action: try c.decode(String.self, forKey: .action), scope: try c.decodeIfPresent(String.self, forKey: .scope),
+            port: try c.decodeIfPresent(String.self, forKey: .port), purpose: try c.decodeIfPresent(String.self, forKey: .purpose),
+            method: try c.decodeIfPresent(String.self, forKey: .method),
+            templateHash: try c.decodeIfPresent(String.self, forKey: .templateHash),
+            occurredAt: try c.decodeIfPresent(String.self, forKey: .occurredAt),
+            evidence: try c.decodeIfPresent([String: String].self, forKey: .evidence),
+            clientKey: try c.decodeIfPresent(String.self, forKey: .clientKey))
+    }
+}
+
 /// A consent event that passed validation: normalised, typed, ready to be sequenced.
 public struct ValidatedEvent: Sendable, Equatable {
     public var sender: String

@@ -24,6 +24,7 @@ public final class SQLiteStore: LedgerStore {
     public init(path: String) throws {
         var config = Configuration()
         config.prepareDatabase { db in
+            guard !db.configuration.readonly else { return }
             // Must precede the first table of a new database; a no-op afterwards.
             try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
             // Every commit is fsynced before it returns: acknowledged means durable.
