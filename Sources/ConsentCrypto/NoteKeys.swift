@@ -37,7 +37,7 @@ public struct NoteVerifier: Sendable, Equatable {
     /// Parses a verifier key string `name+hex keyid+base64(type ‖ key)`, checking the key ID.
     public init(parsing vkey: String) throws {
         let text = vkey.trimmingSuffixNewlines()
-        let parts = text.split(separator: "+", omittingEmptySubsequences: false)
+        let parts = text.split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, let id = UInt32(parts[1], radix: 16), parts[1].count == 8,
             let encoded = Base64.decode(String(parts[2]))
         else { throw CryptoError("malformed verifier key: expected name+keyid+base64") }

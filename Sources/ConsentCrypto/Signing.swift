@@ -189,37 +189,24 @@ public struct PublicKey: Sendable, Equatable {
         }) ?? false
     }
 
+    /// The DER SubjectPublicKeyInfo prefix of an SM2 key: id-ecPublicKey with the curve sm2
+    /// (1.2.156.10197.1.301), then a BIT STRING holding the 65-byte point.
+    private static let sm2SPKIPrefix: [UInt8] = [
+        0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+        0x06, 0x08, 0x2a, 0x81, 0x1c, 0xcf, 0x55, 0x01, 0x82, 0x2d, 0x03, 0x42, 0x00,
+    ]
+
     private static func sm2Key(point: [UInt8]) throws -> PKey {
-        guard let ctx = EVP_PKEY_CTX_new_from_name(nil, "SM2", nil) else {
-            throw CryptoError.openssl("EVP_PKEY_CTX_new_from_name(SM2)")
+        // OpenSSL 3.0 decodes an id-ecPublicKey on the sm2 curve as an SM2 key and checks the point.
+        let der = sm2SPKIPrefix + point
+        let pkey: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
+            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+            return d2i_PUBKEY(nil, &cursor, buffer.count)
         }
-        defer { EVP_PKEY_CTX_free(ctx) }
-        guard EVP_PKEY_fromdata_init(ctx) == 1 else { throw CryptoError.openssl("EVP_PKEY_fromdata_init") }
-        var group = Array("SM2".utf8CString)
-        var pub = point
-        var pkey: OpaquePointer?
-        let ok = group.withUnsafeMutableBufferPointer { g in
-            pub.withUnsafeMutableBytes { p in
-                var params = [
-                    OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, g.baseAddress, 0),
-                    OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, p.baseAddress, p.count),
-                    OSSL_PARAM_construct_end(),
-                ]
-                return EVP_PKEY_fromdata(ctx, &pkey, cl_EVP_PKEY_PUBLIC_KEY(), &params)
-            }
-        }
-        guard ok == 1, let pkey else { throw CryptoError.openssl("EVP_PKEY_fromdata(SM2 public key)") }
-        // Reject points that are not on the curve.
-        guard let check = EVP_PKEY_CTX_new_from_pkey(nil, pkey, nil) else {
-            EVP_PKEY_free(pkey)
-            throw CryptoError.openssl("EVP_PKEY_CTX_new_from_pkey")
-        }
-        defer { EVP_PKEY_CTX_free(check) }
-        guard EVP_PKEY_public_check(check) == 1 else {
-            EVP_PKEY_free(pkey)
-            throw CryptoError("not a valid SM2 public key (point not on the curve)")
-        }
-        return PKey(pkey)
+        guard let pkey else { throw CryptoError("not a valid SM2 public key (point not on the curve)") }
+        let key = PKey(pkey)
+        guard try key.algorithm() == .sm2 else { throw CryptoError("not an SM2 public key") }
+        return key
     }
 }
 

@@ -1,0 +1,85 @@
+import ConsentCore
+import ConsentCrypto
+import ConsentStoreSQLite
+import Foundation
+import Testing
+
+@testable import ConsentLedger
+
+/// The behaviour every ``LedgerStore`` must have, whatever the database behind it.
+enum StoreConformance {
+    static func run(_ store: any LedgerStore) async throws {
+        #expect(try await store.parameters() == nil)
+        let parameters = LogParameters(origin: "conformance.example/log", suite: .sha256Ed25519, createdAt: 1)
+        try await store.initialize(parameters, checkpointNote: "note-0")
+        #expect(try await store.parameters() == parameters)
+        await #expect(throws: StoreError.alreadyInitialized) { try await store.initialize(parameters, checkpointNote: "again") }
+        #expect(try await store.head() == StoreHead(size: 0, lastHeader: nil, lastLeafHash: .zero, checkpointNote: "note-0"))
+
+        let hasher = Digest(.sha256)
+        var frontier = MerkleFrontier()
+        var all: [Hash] = []
+        func batch(_ first: Int, _ count: Int, keys: [Int: Hash] = [:]) -> CommitBatch {
+            var entries: [NewEntry] = []
+            for i in first..<first + count {
+                let header = Array("header \(i)".utf8)
+                let stored = frontier.append(leafHash: hasher.leafHash(header), hasher: hasher)
+                all += stored
+                entries.append(NewEntry(header: header, storedHashes: stored, body: i % 3 == 0 ? nil : Array("body \(i)".utf8), idempotencyKeyHash: keys[i]))
+            }
+            return CommitBatch(firstIndex: Int64(first), entries: entries, checkpointNote: "note-\(first + count)")
+        }
+        let key = hasher.hash(Array("key".utf8))
+        try await store.commit(batch(0, 10, keys: [3: key]))
+        try await store.commit(batch(10, 1))
+        let saved = frontier
+        // A batch that does not start at the end writes nothing.
+        await #expect(throws: StoreError.notAtEnd(expected: 11, got: 5)) { try await store.commit(CommitBatch(firstIndex: 5, entries: [], checkpointNote: "x")) }
+        // A duplicate idempotency key fails the whole batch.
+        await #expect(throws: StoreError.duplicateIdempotencyKey) { try await store.commit(batch(11, 3, keys: [12: key])) }
+        frontier = saved
+        all.removeLast(all.count - Int(Merkle.storedHashCount(size: 11)))
+        #expect(try await store.head().size == 11)
+        try await store.commit(batch(11, 30))
+
+        let head = try await store.head()
+        #expect(head.size == 41)
+        #expect(head.checkpointNote == "note-41")
+        #expect(head.lastHeader == Array("header 40".utf8))
+        #expect(try await store.checkpoint(size: 10) == "note-10")
+        #expect(try await store.checkpoint(size: 12) == nil)
+        // Every stored hash reads back, in any order.
+        let indexes = (0..<Int64(all.count)).reversed().map { $0 }
+        #expect(try await store.readHashes(indexes) == indexes.map { all[Int($0)] })
+        await #expect(throws: StoreError.self) { _ = try await store.readHashes([Int64(all.count) + 5]) }
+        let entries = try await store.entries(8..<13)
+        #expect(entries.map(\.index) == [8, 9, 10, 11, 12])
+        #expect(entries[1].body == nil && entries[0].body == Array("body 8".utf8))
+        #expect(entries[0].leafHash == hasher.leafHash(Array("header 8".utf8)))
+        #expect(try await store.entries(40..<50).count == 1)
+        let found = try await store.entries(withIdempotencyKeys: [key, hasher.hash([1])])
+        #expect(found.count == 1 && found[key]?.index == 3)
+    }
+}
+
+@Suite struct SQLiteStoreTests {
+    @Test func conformance() async throws {
+        let dir = TempDirectory()
+        try await StoreConformance.run(try SQLiteStore(directory: dir.directory))
+    }
+
+    @Test func usesWALAndFullSync() async throws {
+        let dir = TempDirectory()
+        _ = try SQLiteStore(directory: dir.directory)
+        let db = dir.directory.path(SQLiteStore.fileName)
+        let pipe = Pipe()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        process.arguments = [db, "PRAGMA journal_mode; PRAGMA auto_vacuum;"]
+        process.standardOutput = pipe
+        try process.run()
+        process.waitUntilExit()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(output == "wal\n2\n")
+    }
+}
