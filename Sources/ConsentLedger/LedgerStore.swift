@@ -133,4 +133,6 @@ public protocol LedgerStore: Sendable {
     func entries(withIdempotencyKeys keys: [Hash]) async throws -> [Hash: (index: Int64, leafHash: Hash)]
     /// The checkpoint note signed at tree size `size`, if one was.
     func checkpoint(size: Int64) async throws -> String?
+    /// Every checkpoint signed at a size in `sizes`, by size.
+    func checkpoints(_ sizes: ClosedRange<Int64>) async throws -> [(size: Int64, note: String)]
 }

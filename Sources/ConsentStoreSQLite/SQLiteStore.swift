@@ -169,4 +169,13 @@ public final class SQLiteStore: LedgerStore {
     public func checkpoint(size: Int64) async throws -> String? {
         try await pool.read { db in try String.fetchOne(db, sql: "SELECT note FROM checkpoints WHERE size = ?", arguments: [size]) }
     }
+
+    public func checkpoints(_ sizes: ClosedRange<Int64>) async throws -> [(size: Int64, note: String)] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT size, note FROM checkpoints WHERE size >= ? AND size <= ? ORDER BY size",
+                arguments: [sizes.lowerBound, sizes.upperBound]
+            ).map { ($0["size"], $0["note"]) }
+        }
+    }
 }

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The CLI end to end: recording, bad input that must change nothing, all-or-nothing imports,
+# idempotent re-imports, proofs that verify offline, and tampering that must be caught.
+source "$(dirname "$0")/lib.sh"
+D="$WORK/ledger"
+
+"$BIN" --help | grep -q "consent-ledger" || die "--help"
+"$BIN" init --data "$D" --origin example.com/consent/e2e --json > "$WORK/init.json"
+grep -q '"verifierKey":"example.com/consent/e2e+' "$WORK/init.json" || die "init --json"
+expect_fail "init twice" "$BIN" init --data "$D"
+[ "$(stat -c %a "$D/keys/checkpoint.pem")" = 600 ] || die "signing key permissions"
+[ "$(size "$D")" = 0 ] || die "empty log size"
+
+out=$("$BIN" record --data "$D" --sender 91440300MA5FXXXX1K --subject "+86 138-0013-8000" --action grant \
+    --port 10690001 --method web-form --evidence ip=203.0.113.9 --client-key k1 --json)
+echo "$out" | grep -q '"index":0' || die "record: $out"
+echo "$out" | grep -Eq '"leafHash":"[0-9a-f]{64}"' || die "record leafHash: $out"
+again=$("$BIN" record --data "$D" --sender 91440300MA5FXXXX1K --subject 13800138000 --action grant --client-key k1 --json)
+echo "$again" | grep -q '"duplicate":true' || die "replay not recognised: $again"
+[ "$(size "$D")" = 1 ] || die "replay appended"
+ok
+
+# Bad input: a clear error and nothing written.
+future=$(date -u -d "+1 hour" +%Y-%m-%dT%H:%M:%SZ)
+expect_fail "landline" "$BIN" record --data "$D" --sender s1 --subject 010-12345678 --action grant
+grep -qi "mobile" "$WORK/err" || die "landline message: $(cat "$WORK/err")"
+expect_fail "short number" "$BIN" record --data "$D" --sender s1 --subject 1380013800 --action grant
+expect_fail "bad sender" "$BIN" record --data "$D" --sender "bad sender" --subject 13800138000 --action grant
+expect_fail "bad action" "$BIN" record --data "$D" --sender s1 --subject 13800138000 --action maybe
+expect_fail "future" "$BIN" record --data "$D" --sender s1 --subject 13800138000 --action grant --occurred-at "$future"
+grep -q "future" "$WORK/err" || die "future message: $(cat "$WORK/err")"
+expect_fail "bad port" "$BIN" record --data "$D" --sender s1 --subject 13800138000 --action grant --port 95555
+expect_fail "unknown evidence" "$BIN" record --data "$D" --sender s1 --subject 13800138000 --action grant --evidence shoe=42
+expect_fail "global grant" "$BIN" record --data "$D" --sender s1 --subject 13800138000 --action grant --scope global
+expect_fail "no ledger" "$BIN" record --data "$WORK/nowhere" --sender s1 --subject 13800138000 --action grant
+[ "$(size "$D")" = 1 ] || die "bad input changed the log"
+
+# Imports are all-or-nothing unless --skip-invalid.
+cat > "$WORK/bad.jsonl" <<'JSONL'
+{"sender":"s1","subject":"13900139000","action":"grant","clientKey":"i1"}
+{"sender":"s1","subject":"12345","action":"grant"}
+{"sender":"s1","subject":"13900139001","action":"revoke","ocurredAt":"2026-01-01T00:00:00Z"}
+not json
+{"sender":"s1","subject":"13900139002","action":"grant","clientKey":"i2"}
+JSONL
+expect_fail "import with bad lines" "$BIN" import --data "$D" "$WORK/bad.jsonl"
+grep -q "^line 2:" "$WORK/err" && grep -q "^line 3: .*ocurredAt" "$WORK/err" && grep -q "^line 4:" "$WORK/err" || die "import errors: $(cat "$WORK/err")"
+grep -q "nothing was written" "$WORK/err" || die "import message"
+[ "$(size "$D")" = 1 ] || die "failed import wrote something"
+"$BIN" import --data "$D" "$WORK/bad.jsonl" --skip-invalid --json > "$WORK/imp.json" 2>/dev/null
+grep -q '"appended":2' "$WORK/imp.json" && grep -q '"rejected":3' "$WORK/imp.json" || die "skip-invalid: $(cat "$WORK/imp.json")"
+[ "$(size "$D")" = 3 ] || die "skip-invalid size"
+"$BIN" import --data "$D" "$WORK/bad.jsonl" --skip-invalid --json > "$WORK/imp.json" 2>/dev/null
+grep -q '"duplicates":2' "$WORK/imp.json" && grep -q '"appended":0' "$WORK/imp.json" || die "re-import not idempotent: $(cat "$WORK/imp.json")"
+cat > "$WORK/good.csv" <<'CSV'
+sender,subject,action,port,method,evidence.reply,clientKey
+s1,８６１３７００１３７０００,revoke,10690001,sms-reply,"TD,谢谢",c1
+s2,008613600136000,grant,,app,,c2
+CSV
+"$BIN" import --data "$D" "$WORK/good.csv" > /dev/null
+[ "$(size "$D")" = 5 ] || die "csv import"
+"$BIN" entry --data "$D" --index 3 --body --json > "$WORK/e3.json"
+grep -q '"reply":"TD,谢谢"' "$WORK/e3.json" && grep -q '"subject":"+8613700137000"' "$WORK/e3.json" || die "csv entry: $(cat "$WORK/e3.json")"
+grep -q '"subject"' <("$BIN" entry --data "$D" --index 3 --json) && die "entry without --body shows the number"
+ok
+
+# Proofs verify offline; tampering is caught.
+"$BIN" checkpoint --data "$D" > "$WORK/cp.txt"
+"$BIN" key --data "$D" > "$WORK/vkey"
+"$BIN" prove inclusion --data "$D" --index 3 --json > "$WORK/inc.json"
+"$BIN" entry --data "$D" --index 3 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["encoded"])' > "$WORK/entry.b64"
+"$BIN" verify inclusion "$WORK/inc.json" --checkpoint "$WORK/cp.txt" --key "$WORK/vkey" --entry "$WORK/entry.b64" | grep -q "^OK"
+"$BIN" prove consistency --data "$D" --old 1 --json > "$WORK/cons.json"
+"$BIN" checkpoint --data "$D" --size 1 > "$WORK/cp1.txt"
+"$BIN" verify consistency "$WORK/cons.json" --checkpoint "$WORK/cp.txt" --old-checkpoint "$WORK/cp1.txt" --key "$(cat "$WORK/vkey")" | grep -q "^OK"
+ok
+sed 's/"index":3/"index":2/' "$WORK/inc.json" > "$WORK/inc-bad.json"
+expect_fail "wrong index" "$BIN" verify inclusion "$WORK/inc-bad.json" --checkpoint "$WORK/cp.txt" --key "$WORK/vkey"
+python3 - "$WORK/inc.json" "$WORK/inc-flip.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+h = p["proof"][0]
+p["proof"][0] = ("0" if h[0] != "0" else "1") + h[1:]
+json.dump(p, open(sys.argv[2], "w"))
+PY
+expect_fail "flipped proof hash" "$BIN" verify inclusion "$WORK/inc-flip.json" --checkpoint "$WORK/cp.txt" --key "$WORK/vkey"
+sed '2s/.*/4/' "$WORK/cp.txt" > "$WORK/cp-bad.txt"
+expect_fail "tampered checkpoint" "$BIN" verify inclusion "$WORK/inc.json" --checkpoint "$WORK/cp-bad.txt" --key "$WORK/vkey"
+head -c 100 "$WORK/inc.json" > "$WORK/inc-trunc.json"
+expect_fail "truncated proof" "$BIN" verify inclusion "$WORK/inc-trunc.json" --checkpoint "$WORK/cp.txt" --key "$WORK/vkey"
+"$BIN" init --data "$WORK/other" --origin example.com/consent/e2e > /dev/null
+expect_fail "another log's key" "$BIN" verify inclusion "$WORK/inc.json" --checkpoint "$WORK/cp.txt" --key "$("$BIN" key --data "$WORK/other")"
+echo "AAAA" > "$WORK/entry-bad.b64"
+expect_fail "wrong entry bytes" "$BIN" verify inclusion "$WORK/inc.json" --checkpoint "$WORK/cp.txt" --key "$WORK/vkey" --entry "$WORK/entry-bad.b64"
+
+# The stored log checks out; a tampered database is caught.
+"$BIN" check --data "$D" | grep -q "^OK: 5 entries"
+cp -r "$D" "$WORK/tampered"
+sqlite3 "$WORK/tampered/ledger.sqlite" "UPDATE bodies SET body = X'00' || substr(body, 2) WHERE idx = 2"
+expect_fail "tampered body" "$BIN" check --data "$WORK/tampered"
+grep -q "entry 2: body" "$WORK/out" || die "check names the entry: $(cat "$WORK/out")"
+
+# sm3-sm2 logs work the same way.
+"$BIN" init --data "$WORK/sm" --suite sm3-sm2 --origin example.com/consent/sm > /dev/null
+"$BIN" import --data "$WORK/sm" "$ROOT/fixtures/demo-history.jsonl" > /dev/null
+"$BIN" prove inclusion --data "$WORK/sm" --index 4 --json > "$WORK/sm-inc.json"
+"$BIN" checkpoint --data "$WORK/sm" > "$WORK/sm-cp.txt"
+"$BIN" verify inclusion "$WORK/sm-inc.json" --checkpoint "$WORK/sm-cp.txt" --key "$("$BIN" key --data "$WORK/sm")" | grep -q "^OK"
+"$BIN" check --data "$WORK/sm" | grep -q "^OK: 14 entries"
+ok
+
+# The main job.
+"$BIN" demo --data "$WORK/demo" > "$WORK/demo.txt"
+grep -q "Verified offline" "$WORK/demo.txt" || die "demo"
+ok
+echo "cli: $checks checks passed"
