@@ -50,6 +50,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Benchmarks (tools/bench.sh): print numbers, assert nothing.
+        .executableTarget(
+            name: "ledger-bench",
+            dependencies: ["ConsentCore", "ConsentCrypto", "ConsentVerifier", "ConsentLedger", "ConsentStoreSQLite"],
+            path: "tools/bench"
+        ),
         .testTarget(name: "ConsentCoreTests", dependencies: ["ConsentCore", "ConsentCrypto"]),
         .testTarget(name: "ConsentCryptoTests", dependencies: ["ConsentCore", "ConsentCrypto", "ConsentVerifier"]),
         .testTarget(

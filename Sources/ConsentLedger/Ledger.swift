@@ -239,15 +239,20 @@ extension Ledger {
     }
 
     /// The RFC 9162 inclusion proof of entry `index` in the tree of `size` entries (default: the latest).
+    /// One batched read of O(log n) stored hashes.
     public func inclusionProof(index: Int64, size: Int64? = nil) async throws -> InclusionProof {
         let size = size ?? frontier.size
         guard size <= frontier.size else { throw LedgerError.invalidRequest("the log has only \(frontier.size) entries, not \(size)") }
         guard index >= 0, index < size else { throw LedgerError.invalidRequest("index \(index) is not in a tree of \(size) entries") }
-        let hashes = try await store.readHashes(Merkle.inclusionProofIndexes(index: index, size: size))
-        let path = try Merkle.inclusionProof(index: index, size: size, hashes: hashes, hasher: hasher)
-        let leaf = try await store.readHashes([Merkle.storedHashIndex(level: 0, index: index)])[0]
-        let root = try await rootHash(size: size)
-        return InclusionProof(index: index, size: size, leafHash: leaf, proof: path, root: root)
+        let pathIndexes = try Merkle.inclusionProofIndexes(index: index, size: size)
+        let rootIndexes = size == frontier.size ? [] : Merkle.treeHashIndexes(size: size)
+        let hashes = try await store.readHashes(pathIndexes + rootIndexes + [Merkle.storedHashIndex(level: 0, index: index)])
+        let path = try Merkle.inclusionProof(index: index, size: size, hashes: Array(hashes[..<pathIndexes.count]), hasher: hasher)
+        let root =
+            rootIndexes.isEmpty
+            ? frontier.root(hasher: hasher)
+            : try Merkle.treeHash(size: size, hashes: Array(hashes[pathIndexes.count..<hashes.count - 1]), hasher: hasher)
+        return InclusionProof(index: index, size: size, leafHash: hashes[hashes.count - 1], proof: path, root: root)
     }
 
     /// The RFC 9162 consistency proof between two tree sizes (default new size: the latest).
@@ -267,6 +272,7 @@ extension Ledger {
     /// The root hash of the tree of `size` entries, from O(log n) stored hashes.
     public func rootHash(size: Int64) async throws -> Hash {
         guard size <= frontier.size else { throw LedgerError.invalidRequest("the log has only \(frontier.size) entries, not \(size)") }
+        if size == frontier.size { return frontier.root(hasher: hasher) }
         let hashes = try await store.readHashes(Merkle.treeHashIndexes(size: size))
         return try Merkle.treeHash(size: size, hashes: hashes, hasher: hasher)
     }

@@ -116,20 +116,26 @@ public final class SQLiteStore: LedgerStore {
         if indexes.isEmpty { return [] }
         let locations = indexes.map { Merkle.storingLeaf(ofStoredIndex: $0) }
         let leaves = Array(Set(locations.map(\.leaf)))
-        let rows: [Int64: Data] = try await pool.read { db in
-            var rows: [Int64: Data] = [:]
-            let statement = try db.cachedStatement(sql: "SELECT hashes FROM entries WHERE idx = ?")
-            for leaf in leaves {
-                if let data = try Data.fetchOne(statement, arguments: [leaf]) { rows[leaf] = data }
-            }
-            return rows
-        }
+        let rows = try hashRows(leaves)
         return try locations.map { location in
             guard let data = rows[location.leaf], data.count >= 32 * (location.position + 1) else {
                 throw StoreError.missing("Merkle hash stored with entry \(location.leaf)")
             }
             let start = data.startIndex + 32 * location.position
             return Hash(bytes: data[start..<start + 32])!
+        }
+    }
+
+    /// The `hashes` column of the given entries. Synchronous on purpose: a point read takes
+    /// microseconds, while an async GRDB read costs ~170 µs of scheduling (measured by tools/bench).
+    private func hashRows(_ leaves: [Int64]) throws -> [Int64: Data] {
+        try pool.read { db in
+            var rows: [Int64: Data] = [:]
+            let placeholders = Array(repeating: "?", count: leaves.count).joined(separator: ",")
+            let cursor = try Row.fetchCursor(
+                db, sql: "SELECT idx, hashes FROM entries WHERE idx IN (\(placeholders))", arguments: StatementArguments(leaves))
+            while let row = try cursor.next() { rows[row["idx"]] = row["hashes"] }
+            return rows
         }
     }
 
