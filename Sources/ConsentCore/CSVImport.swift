@@ -64,7 +64,9 @@ public enum CSVImport {
         var recordLine = 1
         var quoted = false
         var fieldWasQuoted = false
-        let bytes = Array(text.utf8)
+        var bytes = Array(text.utf8)
+        // Spreadsheet programs start UTF-8 CSV with a byte-order mark; it is not part of the first column name.
+        if bytes.starts(with: [0xef, 0xbb, 0xbf]) { bytes.removeFirst(3) }
         var i = 0
         func endField() {
             fields.append(String(decoding: field, as: UTF8.self))

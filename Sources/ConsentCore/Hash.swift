@@ -2,7 +2,7 @@
 public struct Hash: Hashable, Sendable, Comparable {
     /// The number of bytes in a hash.
     public static let byteCount = 32
-    /// The all-zero hash, used as the predecessor of the first entry and the root of the empty tree placeholder.
+    /// The all-zero hash: the previous leaf hash of entry 0. (The empty tree's root is H of the empty string.)
     public static let zero = Hash(words: (0, 0, 0, 0))
 
     @usableFromInline var words: (UInt64, UInt64, UInt64, UInt64)

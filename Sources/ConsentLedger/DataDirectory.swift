@@ -88,10 +88,13 @@ public enum LedgerError: Error, Equatable, CustomStringConvertible {
     case invalidRequest(String)
     case notFound(String)
     case corrupt(String)
+    /// A client key re-used for a different event.
+    case conflict(String)
 
     public var description: String {
         switch self {
-        case .invalidDirectory(let m), .io(let m), .busy(let m), .invalidRequest(let m), .notFound(let m), .corrupt(let m):
+        case .invalidDirectory(let m), .io(let m), .busy(let m), .invalidRequest(let m), .notFound(let m), .corrupt(let m),
+            .conflict(let m):
             return m
         }
     }

@@ -149,81 +149,118 @@ public actor Ledger {
                 taken.append(queue.removeFirst())
                 count += next.events.count
             }
-            do {
-                let receipts = try await commit(taken.flatMap(\.events))
-                var offset = 0
-                for request in taken {
-                    request.continuation.resume(returning: Array(receipts[offset..<offset + request.events.count]))
-                    offset += request.events.count
-                }
-            } catch {
-                logger.error("batch of \(count) events not committed: \(error)")
-                for request in taken { request.continuation.resume(throwing: error) }
-            }
+            let results = await commit(taken.map(\.events))
+            for (request, result) in zip(taken, results) { request.continuation.resume(with: result) }
         }
         flushing = false
     }
 
-    /// Builds, signs and durably commits one batch. On failure nothing in memory changes.
-    private func commit(_ events: [ValidatedEvent]) async throws -> [AppendReceipt] {
+    /// Builds, signs and durably commits one batch from several requests, and returns one result per
+    /// request. A request with a conflicting client key fails alone and writes nothing; if the commit
+    /// itself fails, every request fails and nothing in memory changes.
+    private func commit(_ requests: [[ValidatedEvent]]) async -> [Result<[AppendReceipt], any Error>] {
         let recordedAt = max(clock(), lastRecordedAt + 1)
-        // Idempotency: keys already in the log, and repeats inside this batch.
-        let keyHashes = events.map { event in
-            event.clientKey.map { Derivation.idempotencyKeyHash(sender: event.sender, clientKey: $0, hasher: hasher) }
+        let keyHashes = requests.map { events in
+            events.map { event in
+                event.clientKey.map { Derivation.idempotencyKeyHash(sender: event.sender, clientKey: $0, hasher: hasher) }
+            }
         }
-        let existing = try await store.entries(withIdempotencyKeys: keyHashes.compactMap { $0 })
-        var seenInBatch: [Hash: Int] = [:]
-        let salts = try secureRandomBytes(16 * events.count)
+        let existing: [Hash: StoredEntry]
+        let salts: [UInt8]
+        do {
+            existing = try await store.entries(withIdempotencyKeys: keyHashes.flatMap { $0.compactMap { $0 } })
+            salts = try secureRandomBytes(16 * requests.reduce(0) { $0 + $1.count })
+        } catch {
+            return requests.map { _ in .failure(error) }
+        }
 
         var frontier = self.frontier
         var previous = lastLeafHash
         var entries: [NewEntry] = []
-        entries.reserveCapacity(events.count)
-        var receipts: [AppendReceipt] = []
-        receipts.reserveCapacity(events.count)
-        for (i, event) in events.enumerated() {
-            if let key = keyHashes[i] {
-                if let original = existing[key] {
-                    receipts.append(AppendReceipt(index: original.index, leafHash: original.leafHash, recordedAt: 0, duplicate: true))
-                    continue
+        var results: [Result<[AppendReceipt], any Error>] = []
+        // Client keys first used in this batch: the event and its receipt.
+        var firstInBatch: [Hash: (event: ValidatedEvent, receipt: AppendReceipt)] = [:]
+        var saltOffset = 0
+        requests: for (r, events) in requests.enumerated() {
+            // Work on copies so that a conflict leaves the batch as it was before this request.
+            var requestFrontier = frontier
+            var requestPrevious = previous
+            var requestEntries: [NewEntry] = []
+            var requestFirsts: [Hash: (event: ValidatedEvent, receipt: AppendReceipt)] = [:]
+            var receipts: [AppendReceipt] = []
+            for (i, event) in events.enumerated() {
+                let e164 = event.subject.e164
+                let pepper = pepperMAC.authenticate(Derivation.pepperMessage(e164: e164))
+                let subjectKey = Derivation.subjectKey(pepper: pepper, e164: e164, hasher: hasher)
+                if let key = keyHashes[r][i] {
+                    if let original = existing[key] {
+                        guard let header = try? EntryHeader(decoding: original.header), case .consent(let h) = header,
+                            Ledger.sameEvent(event, subjectKey: subjectKey, as: h)
+                        else {
+                            results.append(.failure(LedgerError.conflict(
+                                "client key \"\(event.clientKey!)\" of \(event.sender) was already used for a different event (index \(original.index)); nothing was written")))
+                            continue requests
+                        }
+                        receipts.append(AppendReceipt(index: original.index, leafHash: original.leafHash, recordedAt: h.recordedAt, duplicate: true))
+                        continue
+                    }
+                    if let first = firstInBatch[key] ?? requestFirsts[key] {
+                        guard first.event == event else {
+                            results.append(.failure(LedgerError.conflict(
+                                "client key \"\(event.clientKey!)\" of \(event.sender) is used for two different events; nothing was written")))
+                            continue requests
+                        }
+                        var receipt = first.receipt
+                        receipt.duplicate = true
+                        receipts.append(receipt)
+                        continue
+                    }
                 }
-                if let first = seenInBatch[key] {
-                    var receipt = receipts[first]
-                    receipt.duplicate = true
-                    receipts.append(receipt)
-                    continue
-                }
-                seenInBatch[key] = receipts.count
+                let salt = Array(salts[saltOffset + 16 * i..<saltOffset + 16 * i + 16])
+                let body = ConsentBody(salt: salt, pepper: pepper, subject: e164, evidence: event.evidence).encoded()
+                let header = EntryHeader.consent(
+                    ConsentHeader(
+                        previousLeafHash: requestPrevious, recordedAt: recordedAt, sender: event.sender, scope: event.scope,
+                        subjectKey: subjectKey, action: event.action, method: event.method, templateHash: event.templateHash,
+                        occurredAt: event.occurredAt ?? recordedAt, bodyHash: hasher.hash(body), idempotencyKeyHash: keyHashes[r][i])
+                ).encoded()
+                let leaf = hasher.leafHash(header)
+                let receipt = AppendReceipt(index: requestFrontier.size, leafHash: leaf, recordedAt: recordedAt, duplicate: false)
+                let stored = requestFrontier.append(leafHash: leaf, hasher: hasher)
+                requestEntries.append(NewEntry(header: header, storedHashes: stored, body: body, idempotencyKeyHash: keyHashes[r][i]))
+                if let key = keyHashes[r][i] { requestFirsts[key] = (event, receipt) }
+                receipts.append(receipt)
+                requestPrevious = leaf
             }
-            let e164 = event.subject.e164
-            let pepper = pepperMAC.authenticate(Derivation.pepperMessage(e164: e164))
-            let body = ConsentBody(
-                salt: Array(salts[16 * i..<16 * i + 16]), pepper: pepper, subject: e164, evidence: event.evidence
-            ).encoded()
-            let header = EntryHeader.consent(
-                ConsentHeader(
-                    previousLeafHash: previous, recordedAt: recordedAt, sender: event.sender, scope: event.scope,
-                    subjectKey: Derivation.subjectKey(pepper: pepper, e164: e164, hasher: hasher),
-                    action: event.action, method: event.method, templateHash: event.templateHash,
-                    occurredAt: event.occurredAt ?? recordedAt, bodyHash: hasher.hash(body),
-                    idempotencyKeyHash: keyHashes[i])
-            ).encoded()
-            let leaf = hasher.leafHash(header)
-            let index = frontier.size
-            let stored = frontier.append(leafHash: leaf, hasher: hasher)
-            entries.append(NewEntry(header: header, storedHashes: stored, body: body, idempotencyKeyHash: keyHashes[i]))
-            receipts.append(AppendReceipt(index: index, leafHash: leaf, recordedAt: recordedAt, duplicate: false))
-            previous = leaf
+            saltOffset += 16 * events.count
+            frontier = requestFrontier
+            previous = requestPrevious
+            entries += requestEntries
+            firstInBatch.merge(requestFirsts) { a, _ in a }
+            results.append(.success(receipts))
         }
-        if entries.isEmpty { return receipts }
-        let checkpoint = Checkpoint(origin: parameters.origin, size: frontier.size, rootHash: frontier.root(hasher: hasher))
-        let note = try signer.sign(checkpoint.text).serialized
-        try await store.commit(CommitBatch(firstIndex: self.frontier.size, entries: entries, checkpointNote: note))
-        self.frontier = frontier
-        self.lastLeafHash = previous
-        self.lastRecordedAt = recordedAt
-        self.latestCheckpoint = note
-        return receipts
+        if entries.isEmpty { return results }
+        do {
+            let checkpoint = Checkpoint(origin: parameters.origin, size: frontier.size, rootHash: frontier.root(hasher: hasher))
+            let note = try signer.sign(checkpoint.text).serialized
+            try await store.commit(CommitBatch(firstIndex: self.frontier.size, entries: entries, checkpointNote: note))
+            self.frontier = frontier
+            self.lastLeafHash = previous
+            self.lastRecordedAt = recordedAt
+            self.latestCheckpoint = note
+            return results
+        } catch {
+            logger.error("batch of \(entries.count) entries not committed: \(error)")
+            return requests.map { _ in .failure(error) }
+        }
+    }
+
+    /// True when a re-sent event matches the entry first recorded under its client key. The body
+    /// (evidence) is not compared: it may have been purged since.
+    static func sameEvent(_ event: ValidatedEvent, subjectKey: Hash, as header: ConsentHeader) -> Bool {
+        header.sender == event.sender && header.scope == event.scope && header.subjectKey == subjectKey
+            && header.action == event.action && header.method == event.method && header.templateHash == event.templateHash
+            && (event.occurredAt == nil || event.occurredAt == header.occurredAt)
     }
 }
 

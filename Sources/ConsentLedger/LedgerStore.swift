@@ -129,8 +129,8 @@ public protocol LedgerStore: Sendable {
     func readHashes(_ indexes: [Int64]) async throws -> [Hash]
     /// Entries `range`, in order (fewer if the log is shorter).
     func entries(_ range: Range<Int64>) async throws -> [StoredEntry]
-    /// The entries already holding these idempotency key hashes: index and leaf hash.
-    func entries(withIdempotencyKeys keys: [Hash]) async throws -> [Hash: (index: Int64, leafHash: Hash)]
+    /// The entries already holding these idempotency key hashes (bodies not loaded).
+    func entries(withIdempotencyKeys keys: [Hash]) async throws -> [Hash: StoredEntry]
     /// The checkpoint note signed at tree size `size`, if one was.
     func checkpoint(size: Int64) async throws -> String?
     /// Every checkpoint signed at a size in `sizes`, by size.

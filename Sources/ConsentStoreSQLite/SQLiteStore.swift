@@ -157,15 +157,16 @@ public final class SQLiteStore: LedgerStore {
         }
     }
 
-    public func entries(withIdempotencyKeys keys: [Hash]) async throws -> [Hash: (index: Int64, leafHash: Hash)] {
+    public func entries(withIdempotencyKeys keys: [Hash]) async throws -> [Hash: StoredEntry] {
         if keys.isEmpty { return [:] }
         return try await pool.read { db in
-            var found: [Hash: (index: Int64, leafHash: Hash)] = [:]
-            let statement = try db.cachedStatement(sql: "SELECT idx, hashes FROM entries WHERE idempotency = ?")
+            var found: [Hash: StoredEntry] = [:]
+            let statement = try db.cachedStatement(sql: "SELECT idx, header, hashes FROM entries WHERE idempotency = ?")
             for key in keys {
                 if let row = try Row.fetchOne(statement, arguments: [Data(key.bytes)]) {
                     let hashes: Data = row["hashes"]
-                    found[key] = (row["idx"], Hash(bytes: hashes.prefix(32))!)
+                    let header: Data = row["header"]
+                    found[key] = StoredEntry(index: row["idx"], header: Array(header), leafHash: Hash(bytes: hashes.prefix(32))!, body: nil)
                 }
             }
             return found

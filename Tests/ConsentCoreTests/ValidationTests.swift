@@ -96,6 +96,7 @@ func modified(_ change: (inout EventInput) -> Void) -> EventInput {
         #expect(rows[1].line == 4)
         #expect(throws: EventValidationError.self) { try rows[2].input.get() }
         #expect(rows[2].line == 5)
+        #expect(try CSVImport.rows("\u{FEFF}sender,subject,action\ns1,13800138000,grant\n").count == 1)
         #expect(throws: EventValidationError.self) { try CSVImport.rows("sender,subject,action,colour\n") }
         #expect(throws: EventValidationError.self) { try CSVImport.rows("sender,subject\n") }
         #expect(throws: EventValidationError.self) { try CSVImport.rows("sender,subject,action\n\"unterminated,x,y\n") }

@@ -129,9 +129,9 @@ func makeLedger(_ dir: TempDirectory, suite: Suite = .sha256Ed25519, clock: Test
         let first = try await ledger.append([try event(1, clientKey: "a"), try event(2, clientKey: "b")])
         // Re-sent keys (and a key repeated inside one batch) append nothing.
         let second = try await ledger.append([
-            try event(1, clientKey: "a"), try event(3, clientKey: "c"), try event(4, clientKey: "c"), try event(5),
+            try event(1, clientKey: "a"), try event(3, clientKey: "c"), try event(3, clientKey: "c"), try event(5),
         ])
-        #expect(second[0] == AppendReceipt(index: 0, leafHash: first[0].leafHash, recordedAt: 0, duplicate: true))
+        #expect(second[0] == AppendReceipt(index: 0, leafHash: first[0].leafHash, recordedAt: first[0].recordedAt, duplicate: true))
         #expect(second[1].index == 2 && !second[1].duplicate)
         #expect(second[2].index == 2 && second[2].duplicate)
         #expect(second[3].index == 3)
@@ -144,6 +144,33 @@ func makeLedger(_ dir: TempDirectory, suite: Suite = .sha256Ed25519, clock: Test
         let again = try await ledger.append([try event(1, clientKey: "a")])
         #expect(again[0].duplicate)
         #expect(await ledger.checkpointNote == note)
+    }
+
+    /// A client key re-used for a different event must not silently drop that event (a lost
+    /// opt-out is a violation): the request fails, writes nothing, and other requests are unaffected.
+    @Test func reusedClientKeyWithDifferentContentIsAConflict() async throws {
+        let dir = TempDirectory()
+        let ledger = try await makeLedger(dir)
+        _ = try await ledger.append([try event(1, clientKey: "a")])
+        await #expect(throws: LedgerError.self) {
+            _ = try await ledger.append([try event(2, clientKey: "b"), try event(1, action: "revoke", clientKey: "a")])
+        }
+        #expect(await ledger.size == 1)  // event "b" of the failed request was not written either
+        await #expect(throws: LedgerError.self) {
+            _ = try await ledger.append([try event(3, clientKey: "c"), try event(4, clientKey: "c")])
+        }
+        #expect(await ledger.size == 1)
+        // Concurrent requests: the conflicting one fails, the others commit.
+        let results = await withTaskGroup(of: Bool.self) { group in
+            for n in 0..<20 {
+                group.addTask { (try? await ledger.append([try event(n == 7 ? 99 : 10 + n, clientKey: n == 7 ? "a" : "k\(n)")])) != nil }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(results.filter { !$0 }.count == 1)
+        #expect(await ledger.size == 20)
+        let report = try await ledger.checkIntegrity()
+        #expect(report.ok)
     }
 
     @Test func concurrentAppendsAreGroupCommitted() async throws {

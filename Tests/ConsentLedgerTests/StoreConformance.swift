@@ -59,6 +59,7 @@ enum StoreConformance {
         #expect(try await store.entries(40..<50).count == 1)
         let found = try await store.entries(withIdempotencyKeys: [key, hasher.hash([1])])
         #expect(found.count == 1 && found[key]?.index == 3)
+        #expect(found[key]?.header == Array("header 3".utf8) && found[key]?.leafHash == hasher.leafHash(Array("header 3".utf8)))
     }
 }
 

@@ -15,8 +15,14 @@ out=$("$BIN" record --data "$D" --sender 91440300MA5FXXXX1K --subject "+86 138-0
     --port 10690001 --method web-form --evidence ip=203.0.113.9 --client-key k1 --json)
 echo "$out" | grep -q '"index":0' || die "record: $out"
 echo "$out" | grep -Eq '"leafHash":"[0-9a-f]{64}"' || die "record leafHash: $out"
-again=$("$BIN" record --data "$D" --sender 91440300MA5FXXXX1K --subject 13800138000 --action grant --client-key k1 --json)
+# The same event re-sent (the number in another shape) appends nothing.
+again=$("$BIN" record --data "$D" --sender 91440300MA5FXXXX1K --subject 13800138000 --action grant \
+    --port 10690001 --method web-form --evidence ip=203.0.113.9 --client-key k1 --json)
 echo "$again" | grep -q '"duplicate":true' || die "replay not recognised: $again"
+echo "$again" | grep -q '"index":0' || die "replay index: $again"
+# The same key for a different event is refused.
+expect_fail "client key conflict" "$BIN" record --data "$D" --sender 91440300MA5FXXXX1K --subject 13800138000 --action revoke --client-key k1
+grep -q "already used for a different event" "$WORK/err" || die "conflict message: $(cat "$WORK/err")"
 [ "$(size "$D")" = 1 ] || die "replay appended"
 ok
 
