@@ -115,6 +115,16 @@ grep -q "entry 2: body" "$WORK/out" || die "check names the entry: $(cat "$WORK/
 "$BIN" check --data "$WORK/sm" | grep -q "^OK: 14 entries"
 ok
 
+# The demo's embedded history is the fixture, byte for byte.
+python3 - "$ROOT" <<'PY' || die "Sources/consent-ledger/DemoHistory.swift differs from fixtures/demo-history.jsonl"
+import sys
+root = sys.argv[1]
+swift = open(root + "/Sources/consent-ledger/DemoHistory.swift", encoding="utf-8").read()
+embedded = swift.split('#"""\n', 1)[1].rsplit('\n"""#', 1)[0] + "\n"
+sys.exit(0 if embedded == open(root + "/fixtures/demo-history.jsonl", encoding="utf-8").read() else 1)
+PY
+ok
+
 # The main job.
 "$BIN" demo --data "$WORK/demo" > "$WORK/demo.txt"
 grep -q "Verified offline" "$WORK/demo.txt" || die "demo"
