@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The CLI end to end: recording, bad input that must change nothing, all-or-nothing imports,
 # idempotent re-imports, proofs that verify offline, and tampering that must be caught.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.bash"
 D="$WORK/ledger"
 
 "$BIN" --help | grep -q "consent-ledger" || die "--help"

@@ -3,7 +3,7 @@
 # every batch the importer acknowledged (its "committed ... through line L" progress line) is in
 # the log, in order, with its client key; the stored log replays cleanly (`check`); and a re-run
 # of the same import resumes without appending anything twice.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.bash"
 LINES=${CRASH_LINES:-60000}
 KILLS=${CRASH_KILLS:-6}
 D="$WORK/ledger"

@@ -2,7 +2,7 @@
 # Checks checkpoints, inclusion proofs, entry leaf hashes and consistency proofs made by the CLI with
 # Go's golang.org/x/mod/sumdb/note and sumdb/tlog (Debian's golang-golang-x-mod-dev), an independent
 # implementation of C2SP signed notes and RFC 6962/9162. Tampered inputs must fail there too.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.bash"
 export GOPATH=/usr/share/gocode GO111MODULE=off GOCACHE="$WORK/gocache" GOFLAGS=
 go build -o "$WORK/interop" "$ROOT/tools/interop/main.go"
 
