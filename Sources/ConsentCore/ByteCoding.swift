@@ -6,6 +6,7 @@ struct ByteWriter {
 
     mutating func u8(_ v: UInt8) { bytes.append(v) }
     mutating func u16(_ v: UInt16) { bytes.append(UInt8(v >> 8)); bytes.append(UInt8(v & 0xff)) }
+    mutating func u32(_ v: UInt32) { for shift in [24, 16, 8, 0] { bytes.append(UInt8(v >> UInt32(shift) & 0xff)) } }
     mutating func i64(_ v: Int64) {
         let u = UInt64(bitPattern: v)
         for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(u >> UInt64(shift) & 0xff)) }
@@ -47,6 +48,7 @@ struct ByteReader {
     }
     mutating func u8() throws -> UInt8 { try take(1).first! }
     mutating func u16() throws -> UInt16 { try take(2).reduce(0) { $0 << 8 | UInt16($1) } }
+    mutating func u32() throws -> UInt32 { try take(4).reduce(0) { $0 << 8 | UInt32($1) } }
     mutating func i64() throws -> Int64 { Int64(bitPattern: try take(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }) }
     mutating func hash() throws -> Hash { Hash(bytes: try take(32))! }
     mutating func optionalHash() throws -> Hash? {

@@ -2,10 +2,23 @@
 // RFC 9162 leaf hash H(0x00 ‖ header) is what the Merkle tree commits to, and, for consent events,
 // a purgeable body committed by its hash inside the header.
 
-/// What an entry records. Later kinds (commit, hold, purge) extend this tag.
+/// What an entry records. Later kinds (hold, purge) extend this tag.
 public enum EntryKind: UInt8, Sendable, CaseIterable {
     /// An opt-in or opt-out of one subject towards one sender (or globally).
     case consent = 1
+    /// The end of a batch: the batch's time and the state-map root after it.
+    case commit = 2
+}
+
+/// A link from an event to the previous event with the same state key.
+public struct KeyLink: Equatable, Sendable, Codable {
+    public var index: Int64
+    public var leafHash: Hash
+
+    public init(index: Int64, leafHash: Hash) {
+        self.index = index
+        self.leafHash = leafHash
+    }
 }
 
 /// Grant (opt-in) or revoke (opt-out; with global scope, a decline of every sender).
@@ -92,11 +105,13 @@ public struct ConsentHeader: Equatable, Sendable {
     public var bodyHash: Hash
     /// Hash of the sender's client idempotency key, when one was given.
     public var idempotencyKeyHash: Hash?
+    /// The previous event with the same state key (subject, sender, scope); nil for the key's first event.
+    public var keyPredecessor: KeyLink?
 
     public init(
         previousLeafHash: Hash, recordedAt: Milliseconds, sender: String, scope: Scope, subjectKey: Hash,
         action: ConsentAction, method: ConsentMethod, templateHash: Hash?, occurredAt: Milliseconds,
-        bodyHash: Hash, idempotencyKeyHash: Hash?
+        bodyHash: Hash, idempotencyKeyHash: Hash?, keyPredecessor: KeyLink?
     ) {
         self.previousLeafHash = previousLeafHash
         self.recordedAt = recordedAt
@@ -109,12 +124,36 @@ public struct ConsentHeader: Equatable, Sendable {
         self.occurredAt = occurredAt
         self.bodyHash = bodyHash
         self.idempotencyKeyHash = idempotencyKeyHash
+        self.keyPredecessor = keyPredecessor
+    }
+
+    /// The state key this event updates.
+    public func stateKey(hasher: some HashFunction) -> Hash {
+        StateMap.stateKey(subjectKey: subjectKey, sender: sender, scope: scope, hasher: hasher)
+    }
+}
+
+/// The last entry of every batch: the batch's `recordedAt` and the state-map root after the batch.
+public struct CommitHeader: Equatable, Sendable {
+    public var previousLeafHash: Hash
+    public var recordedAt: Milliseconds
+    /// The state-map root after every event up to this entry.
+    public var stateRoot: Hash
+    /// The number of consent events in the batch this entry ends.
+    public var eventCount: UInt32
+
+    public init(previousLeafHash: Hash, recordedAt: Milliseconds, stateRoot: Hash, eventCount: UInt32) {
+        self.previousLeafHash = previousLeafHash
+        self.recordedAt = recordedAt
+        self.stateRoot = stateRoot
+        self.eventCount = eventCount
     }
 }
 
 /// A decoded entry header of any kind.
 public enum EntryHeader: Equatable, Sendable {
     case consent(ConsentHeader)
+    case commit(CommitHeader)
 
     /// The encoding version this code writes.
     public static let version: UInt8 = 1
@@ -122,6 +161,7 @@ public enum EntryHeader: Equatable, Sendable {
     public var kind: EntryKind {
         switch self {
         case .consent: return .consent
+        case .commit: return .commit
         }
     }
 
@@ -129,6 +169,7 @@ public enum EntryHeader: Equatable, Sendable {
     public var previousLeafHash: Hash {
         switch self {
         case .consent(let h): return h.previousLeafHash
+        case .commit(let h): return h.previousLeafHash
         }
     }
 
@@ -136,6 +177,7 @@ public enum EntryHeader: Equatable, Sendable {
     public var recordedAt: Milliseconds {
         switch self {
         case .consent(let h): return h.recordedAt
+        case .commit(let h): return h.recordedAt
         }
     }
 
@@ -164,6 +206,16 @@ public enum EntryHeader: Equatable, Sendable {
             w.i64(h.occurredAt)
             w.hash(h.bodyHash)
             w.optionalHash(h.idempotencyKeyHash)
+            if let link = h.keyPredecessor {
+                w.u8(1)
+                w.i64(link.index)
+                w.hash(link.leafHash)
+            } else {
+                w.u8(0)
+            }
+        case .commit(let h):
+            w.hash(h.stateRoot)
+            w.u32(h.eventCount)
         }
         return w.bytes
     }
@@ -201,13 +253,26 @@ public enum EntryHeader: Equatable, Sendable {
             let occurredAt = try r.i64()
             let bodyHash = try r.hash()
             let idempotency = try r.optionalHash()
+            var link: KeyLink?
+            switch try r.u8() {
+            case 0: break
+            case 1:
+                let index = try r.i64()
+                link = KeyLink(index: index, leafHash: try r.hash())
+            case let flag: throw EntryError("invalid presence flag \(flag) for the key predecessor")
+            }
             try r.finish()
             guard EventValidator.isValidSenderID(sender) else { throw EntryError("invalid sender id in header") }
             self = .consent(
                 ConsentHeader(
                     previousLeafHash: previous, recordedAt: recordedAt, sender: sender, scope: scope,
                     subjectKey: subjectKey, action: action, method: method, templateHash: templateHash,
-                    occurredAt: occurredAt, bodyHash: bodyHash, idempotencyKeyHash: idempotency))
+                    occurredAt: occurredAt, bodyHash: bodyHash, idempotencyKeyHash: idempotency, keyPredecessor: link))
+        case .commit:
+            let root = try r.hash()
+            let count = try r.u32()
+            try r.finish()
+            self = .commit(CommitHeader(previousLeafHash: previous, recordedAt: recordedAt, stateRoot: root, eventCount: count))
         }
     }
 }

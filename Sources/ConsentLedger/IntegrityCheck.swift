@@ -5,10 +5,14 @@ import ConsentCrypto
 public struct IntegrityReport: Sendable, Codable, Equatable {
     /// Entries replayed.
     public var entries: Int64
+    /// Consent events among them.
+    public var events: Int64 = 0
     /// Signed checkpoints whose signature and root were checked.
     public var checkpoints: Int
     /// Bodies present whose hash was checked against their header.
     public var bodies: Int64
+    /// Commit entries whose state root was recomputed by replaying the state map.
+    public var stateRoots: Int64 = 0
     /// The first problem found, naming the entry index; nil when everything holds.
     public var problem: String?
 
@@ -17,8 +21,11 @@ public struct IntegrityReport: Sendable, Codable, Equatable {
 
 extension Ledger {
     /// Replays the whole stored log: decodes every header, checks the hash chain, every stored
-    /// leaf hash and body hash, that `recordedAt` never decreases, and that every signed checkpoint
-    /// verifies and matches the root recomputed from the entries. Stops at the first problem.
+    /// leaf hash and body hash, that `recordedAt` never decreases (and is the same within a batch),
+    /// every event's link to the previous event of its state key, every commit entry's event count
+    /// and state root (recomputing the state map), that every signed checkpoint verifies and matches
+    /// the root recomputed from the entries, and that the stored state map matches. Stops at the
+    /// first problem. Holds the state map in memory.
     public nonisolated func checkIntegrity(pageSize: Int64 = 10_000, progress: (@Sendable (Int64, Int64) -> Void)? = nil) async throws
         -> IntegrityReport
     {
@@ -33,6 +40,11 @@ extension Ledger {
         var previous = Hash.zero
         var lastTime = parameters.createdAt
         var checkpoints = try await store.checkpoints(0...head.size)[...]
+        let map = MemoryMapNodes()
+        var latest: [Hash: MapValue] = [:]
+        var pending: [Hash: MapValue] = [:]
+        var batchEvents: UInt32 = 0
+        var batchTime: Milliseconds?
         func checkCheckpoints() -> String? {
             while let next = checkpoints.first, next.size <= frontier.size {
                 checkpoints.removeFirst()
@@ -62,9 +74,36 @@ extension Ledger {
                 guard leaf == entry.leafHash else { return fail("entry \(entry.index): stored leaf hash is not the hash of its header") }
                 guard header.previousLeafHash == previous else { return fail("entry \(entry.index): hash chain broken (previous leaf hash differs)") }
                 guard header.recordedAt >= lastTime else { return fail("entry \(entry.index): recordedAt goes back in time") }
-                if case .consent(let h) = header, let body = entry.body {
-                    guard hasher.hash(body) == h.bodyHash else { return fail("entry \(entry.index): body does not match its hash") }
-                    report.bodies += 1
+                if let batchTime, header.recordedAt != batchTime {
+                    return fail("entry \(entry.index): recordedAt differs from the rest of its batch")
+                }
+                switch header {
+                case .consent(let h):
+                    if let body = entry.body {
+                        guard hasher.hash(body) == h.bodyHash else { return fail("entry \(entry.index): body does not match its hash") }
+                        report.bodies += 1
+                    }
+                    let key = h.stateKey(hasher: hasher)
+                    let expected = (pending[key] ?? latest[key]).map { KeyLink(index: $0.index, leafHash: $0.leafHash) }
+                    guard h.keyPredecessor == expected else {
+                        return fail("entry \(entry.index): link to the previous event of its state key is wrong")
+                    }
+                    pending[key] = MapValue(index: entry.index, action: h.action, leafHash: leaf)
+                    batchEvents += 1
+                    report.events += 1
+                    batchTime = h.recordedAt
+                case .commit(let c):
+                    guard c.eventCount == batchEvents else {
+                        return fail("entry \(entry.index): commit entry counts \(c.eventCount) events, the batch has \(batchEvents)")
+                    }
+                    let (root, writes) = try StateMap.update(pending.map { ($0.key, $0.value) }, source: map, hasher: hasher)
+                    map.apply(writes)
+                    guard root == c.stateRoot else { return fail("entry \(entry.index): state root does not match the replayed state map") }
+                    latest.merge(pending) { _, new in new }
+                    pending = [:]
+                    batchEvents = 0
+                    batchTime = nil
+                    report.stateRoots += 1
                 }
                 frontier.append(leafHash: leaf, hasher: hasher)
                 previous = leaf
@@ -75,9 +114,31 @@ extension Ledger {
             start += Int64(page.count)
             progress?(start, head.size)
         }
+        guard batchTime == nil else { return fail("the log ends inside a batch (no commit entry after entry \(head.size - 1))") }
         // The stored Merkle hashes that proofs are built from must agree with the replay.
         let stored = try await store.readHashes(Merkle.treeHashIndexes(size: head.size))
         guard stored == frontier.peaks else { return fail("stored Merkle hashes disagree with the entries") }
+        // So must the stored state map: spot-check every key's latest value through the store.
+        let source = try await prefetchStoredMap(Set(latest.keys))
+        for (key, value) in latest where try StateMap.lookup(key, source: source) != value {
+            return fail("the stored state map disagrees with the replay for a state key")
+        }
         return report
+    }
+}
+
+extension Ledger {
+    /// Reads from the store every map node on the paths of `keys` (no in-memory cache).
+    nonisolated func prefetchStoredMap(_ keys: Set<Hash>) async throws -> some MapNodeSource {
+        var nodes: [MapPath: MapNode] = [:]
+        var walks = keys.map { (key: $0, path: MapPath.root) }
+        while !walks.isEmpty {
+            let missing = Set(walks.map(\.path)).filter { nodes[$0] == nil }
+            nodes.merge(try await store.mapNodes(Array(missing))) { _, new in new }
+            walks = walks.compactMap { walk in
+                StateMap.nextPath(for: walk.key, after: walk.path, node: nodes[walk.path]).map { (walk.key, $0) }
+            }
+        }
+        return PrefetchedMapNodes(nodes: nodes)
     }
 }

@@ -15,6 +15,12 @@ public struct AppendReceipt: Sendable, Equatable, Codable {
     public var duplicate: Bool
 }
 
+/// Map nodes read ahead of an operation; a path that is not here is empty.
+struct PrefetchedMapNodes: MapNodeSource {
+    let nodes: [MapPath: MapNode]
+    func node(at path: MapPath) throws -> MapNode? { nodes[path] }
+}
+
 /// The wall clock in milliseconds since the epoch.
 public let systemClock: @Sendable () -> Milliseconds = { Milliseconds(Date().timeIntervalSince1970 * 1000) }
 
@@ -42,6 +48,11 @@ public actor Ledger {
     private var lastLeafHash: Hash
     private var lastRecordedAt: Milliseconds
     private var latestCheckpoint: String
+    /// The last commit entry (every batch ends with one), nil for the empty log.
+    private var lastCommit: (index: Int64, header: CommitHeader)?
+    /// State-map nodes near the root, read by every batch: kept in memory, updated on write.
+    private var mapTop: [MapPath: MapNode] = [:]
+    private static let mapTopDepth = 10
 
     private struct Pending {
         var events: [ValidatedEvent]
@@ -89,18 +100,30 @@ public actor Ledger {
             throw LedgerError.corrupt("latest checkpoint (size \(checkpoint.size)) does not match the stored tree (size \(head.size))")
         }
         var lastRecordedAt = parameters.createdAt
-        if let header = head.lastHeader { lastRecordedAt = try EntryHeader(decoding: header).recordedAt }
-        return Ledger(
+        var lastCommit: (index: Int64, header: CommitHeader)?
+        if let bytes = head.lastHeader {
+            let header = try EntryHeader(decoding: bytes)
+            lastRecordedAt = header.recordedAt
+            guard case .commit(let commit) = header else {
+                throw LedgerError.corrupt("the last entry (\(head.size - 1)) is not a commit entry: a batch was cut short")
+            }
+            lastCommit = (head.size - 1, commit)
+        }
+        let ledger = Ledger(
             parameters: parameters, store: store, signer: signer,
             pepperMAC: try HMAC(parameters.suite == .sm3SM2 ? .sm3 : .sha256, key: secret), hasher: hasher,
             clock: clock, maximumBatch: maximumBatch, logger: logger, lock: lock, frontier: frontier,
-            lastLeafHash: head.lastLeafHash, lastRecordedAt: lastRecordedAt, latestCheckpoint: head.checkpointNote)
+            lastLeafHash: head.lastLeafHash, lastRecordedAt: lastRecordedAt, latestCheckpoint: head.checkpointNote,
+            lastCommit: lastCommit)
+        try await ledger.loadMapTop()
+        return ledger
     }
 
     private init(
         parameters: LogParameters, store: any LedgerStore, signer: NoteSigner, pepperMAC: HMAC, hasher: Digest,
         clock: @escaping @Sendable () -> Milliseconds, maximumBatch: Int, logger: Logger, lock: DirectoryLock?,
-        frontier: MerkleFrontier, lastLeafHash: Hash, lastRecordedAt: Milliseconds, latestCheckpoint: String
+        frontier: MerkleFrontier, lastLeafHash: Hash, lastRecordedAt: Milliseconds, latestCheckpoint: String,
+        lastCommit: (index: Int64, header: CommitHeader)?
     ) {
         self.parameters = parameters
         self.store = store
@@ -116,6 +139,24 @@ public actor Ledger {
         self.lastLeafHash = lastLeafHash
         self.lastRecordedAt = lastRecordedAt
         self.latestCheckpoint = latestCheckpoint
+        self.lastCommit = lastCommit
+    }
+
+    /// Reads the top levels of the state map into memory and checks the root against the last commit entry.
+    private func loadMapTop() async throws {
+        var level = [MapPath.root]
+        for _ in 0...Ledger.mapTopDepth where !level.isEmpty {
+            let nodes = try await store.mapNodes(level)
+            mapTop.merge(nodes) { _, new in new }
+            level = nodes.flatMap { path, node -> [MapPath] in
+                guard case .inner(let left, let right) = node else { return [] }
+                return (left == .zero ? [] : [path.child(0)]) + (right == .zero ? [] : [path.child(1)])
+            }
+        }
+        let root = mapTop[.root]?.hash(hasher) ?? StateMap.emptyRoot
+        guard root == (lastCommit?.header.stateRoot ?? StateMap.emptyRoot) else {
+            throw LedgerError.corrupt("the stored state map does not match the last commit entry's state root")
+        }
     }
 
     /// The number of entries.
@@ -158,18 +199,35 @@ public actor Ledger {
     /// Builds, signs and durably commits one batch from several requests, and returns one result per
     /// request. A request with a conflicting client key fails alone and writes nothing; if the commit
     /// itself fails, every request fails and nothing in memory changes.
+    ///
+    /// The batch is the accepted events followed by a commit entry carrying the batch's `recordedAt`
+    /// and the state-map root after it. Each event links to the previous event of its state key.
     private func commit(_ requests: [[ValidatedEvent]]) async -> [Result<[AppendReceipt], any Error>] {
         let recordedAt = max(clock(), lastRecordedAt + 1)
-        let keyHashes = requests.map { events in
+        // Per event: client key hash, pepper, subject key and state key.
+        struct Keys {
+            var idempotency: Hash?
+            var pepper: Hash
+            var subject: Hash
+            var state: Hash
+        }
+        let keys: [[Keys]] = requests.map { events in
             events.map { event in
-                event.clientKey.map { Derivation.idempotencyKeyHash(sender: event.sender, clientKey: $0, hasher: hasher) }
+                let pepper = pepperMAC.authenticate(Derivation.pepperMessage(e164: event.subject.e164))
+                let subject = Derivation.subjectKey(pepper: pepper, e164: event.subject.e164, hasher: hasher)
+                return Keys(
+                    idempotency: event.clientKey.map { Derivation.idempotencyKeyHash(sender: event.sender, clientKey: $0, hasher: hasher) },
+                    pepper: pepper, subject: subject,
+                    state: StateMap.stateKey(subjectKey: subject, sender: event.sender, scope: event.scope, hasher: hasher))
             }
         }
         let existing: [Hash: StoredEntry]
         let salts: [UInt8]
+        let mapSource: PrefetchedMapNodes
         do {
-            existing = try await store.entries(withIdempotencyKeys: keyHashes.flatMap { $0.compactMap { $0 } })
+            existing = try await store.entries(withIdempotencyKeys: keys.flatMap { $0.compactMap(\.idempotency) })
             salts = try secureRandomBytes(16 * requests.reduce(0) { $0 + $1.count })
+            mapSource = try await prefetchMapPaths(Set(keys.flatMap { $0.map(\.state) }))
         } catch {
             return requests.map { _ in .failure(error) }
         }
@@ -178,8 +236,10 @@ public actor Ledger {
         var previous = lastLeafHash
         var entries: [NewEntry] = []
         var results: [Result<[AppendReceipt], any Error>] = []
-        // Client keys first used in this batch: the event and its receipt.
+        // Client keys first used in this batch, and the latest event per state key in this batch.
         var firstInBatch: [Hash: (event: ValidatedEvent, receipt: AppendReceipt)] = [:]
+        var latestInBatch: [Hash: MapValue] = [:]
+        var eventCount: UInt32 = 0
         var saltOffset = 0
         requests: for (r, events) in requests.enumerated() {
             // Work on copies so that a conflict leaves the batch as it was before this request.
@@ -187,15 +247,14 @@ public actor Ledger {
             var requestPrevious = previous
             var requestEntries: [NewEntry] = []
             var requestFirsts: [Hash: (event: ValidatedEvent, receipt: AppendReceipt)] = [:]
+            var requestLatest: [Hash: MapValue] = [:]
             var receipts: [AppendReceipt] = []
             for (i, event) in events.enumerated() {
-                let e164 = event.subject.e164
-                let pepper = pepperMAC.authenticate(Derivation.pepperMessage(e164: e164))
-                let subjectKey = Derivation.subjectKey(pepper: pepper, e164: e164, hasher: hasher)
-                if let key = keyHashes[r][i] {
+                let k = keys[r][i]
+                if let key = k.idempotency {
                     if let original = existing[key] {
                         guard let header = try? EntryHeader(decoding: original.header), case .consent(let h) = header,
-                            Ledger.sameEvent(event, subjectKey: subjectKey, as: h)
+                            Ledger.sameEvent(event, subjectKey: k.subject, as: h)
                         else {
                             results.append(.failure(LedgerError.conflict(
                                 "client key \"\(event.clientKey!)\" of \(event.sender) was already used for a different event (index \(original.index)); nothing was written")))
@@ -216,19 +275,29 @@ public actor Ledger {
                         continue
                     }
                 }
+                let predecessor: MapValue?
+                do {
+                    predecessor = try requestLatest[k.state] ?? latestInBatch[k.state] ?? StateMap.lookup(k.state, source: mapSource)
+                } catch {
+                    return requests.map { _ in .failure(error) }
+                }
                 let salt = Array(salts[saltOffset + 16 * i..<saltOffset + 16 * i + 16])
-                let body = ConsentBody(salt: salt, pepper: pepper, subject: e164, evidence: event.evidence).encoded()
+                let body = ConsentBody(salt: salt, pepper: k.pepper, subject: event.subject.e164, evidence: event.evidence).encoded()
                 let header = EntryHeader.consent(
                     ConsentHeader(
                         previousLeafHash: requestPrevious, recordedAt: recordedAt, sender: event.sender, scope: event.scope,
-                        subjectKey: subjectKey, action: event.action, method: event.method, templateHash: event.templateHash,
-                        occurredAt: event.occurredAt ?? recordedAt, bodyHash: hasher.hash(body), idempotencyKeyHash: keyHashes[r][i])
+                        subjectKey: k.subject, action: event.action, method: event.method, templateHash: event.templateHash,
+                        occurredAt: event.occurredAt ?? recordedAt, bodyHash: hasher.hash(body), idempotencyKeyHash: k.idempotency,
+                        keyPredecessor: predecessor.map { KeyLink(index: $0.index, leafHash: $0.leafHash) })
                 ).encoded()
                 let leaf = hasher.leafHash(header)
-                let receipt = AppendReceipt(index: requestFrontier.size, leafHash: leaf, recordedAt: recordedAt, duplicate: false)
+                let index = requestFrontier.size
+                let receipt = AppendReceipt(index: index, leafHash: leaf, recordedAt: recordedAt, duplicate: false)
                 let stored = requestFrontier.append(leafHash: leaf, hasher: hasher)
-                requestEntries.append(NewEntry(header: header, storedHashes: stored, body: body, idempotencyKeyHash: keyHashes[r][i]))
-                if let key = keyHashes[r][i] { requestFirsts[key] = (event, receipt) }
+                requestEntries.append(
+                    NewEntry(header: header, storedHashes: stored, body: body, idempotencyKeyHash: k.idempotency, subjectKey: k.subject))
+                if let key = k.idempotency { requestFirsts[key] = (event, receipt) }
+                requestLatest[k.state] = MapValue(index: index, action: event.action, leafHash: leaf)
                 receipts.append(receipt)
                 requestPrevious = leaf
             }
@@ -236,23 +305,69 @@ public actor Ledger {
             frontier = requestFrontier
             previous = requestPrevious
             entries += requestEntries
+            eventCount += UInt32(requestEntries.count)
             firstInBatch.merge(requestFirsts) { a, _ in a }
+            latestInBatch.merge(requestLatest) { _, new in new }
             results.append(.success(receipts))
         }
         if entries.isEmpty { return results }
         do {
-            let checkpoint = Checkpoint(origin: parameters.origin, size: frontier.size, rootHash: frontier.root(hasher: hasher))
-            let note = try signer.sign(checkpoint.text).serialized
-            try await store.commit(CommitBatch(firstIndex: self.frontier.size, entries: entries, checkpointNote: note))
-            self.frontier = frontier
-            self.lastLeafHash = previous
-            self.lastRecordedAt = recordedAt
-            self.latestCheckpoint = note
+            try await seal(
+                entries: entries, frontier: frontier, previous: previous, recordedAt: recordedAt, eventCount: eventCount,
+                mapUpdates: latestInBatch, mapSource: mapSource)
             return results
         } catch {
             logger.error("batch of \(entries.count) entries not committed: \(error)")
             return requests.map { _ in .failure(error) }
         }
+    }
+
+    /// Updates the state map, appends the commit entry, signs the checkpoint, commits durably and
+    /// only then moves the in-memory state forward.
+    private func seal(
+        entries: [NewEntry], frontier: MerkleFrontier, previous: Hash, recordedAt: Milliseconds, eventCount: UInt32,
+        mapUpdates: [Hash: MapValue], mapSource: PrefetchedMapNodes
+    ) async throws {
+        var frontier = frontier
+        let (stateRoot, mapWrites) = try StateMap.update(mapUpdates.map { ($0.key, $0.value) }, source: mapSource, hasher: hasher)
+        let commitHeader = CommitHeader(previousLeafHash: previous, recordedAt: recordedAt, stateRoot: stateRoot, eventCount: eventCount)
+        let commitBytes = EntryHeader.commit(commitHeader).encoded()
+        let commitLeaf = hasher.leafHash(commitBytes)
+        let commitIndex = frontier.size
+        let stored = frontier.append(leafHash: commitLeaf, hasher: hasher)
+        let all = entries + [NewEntry(header: commitBytes, storedHashes: stored, body: nil, idempotencyKeyHash: nil, subjectKey: nil)]
+        let checkpoint = Checkpoint(origin: parameters.origin, size: frontier.size, rootHash: frontier.root(hasher: hasher))
+        let note = try signer.sign(checkpoint.text).serialized
+        try await store.commit(CommitBatch(firstIndex: self.frontier.size, entries: all, checkpointNote: note, mapWrites: mapWrites))
+        self.frontier = frontier
+        self.lastLeafHash = commitLeaf
+        self.lastRecordedAt = recordedAt
+        self.latestCheckpoint = note
+        self.lastCommit = (commitIndex, commitHeader)
+        for (path, node) in mapWrites where path.depth <= Ledger.mapTopDepth { mapTop[path] = node }
+    }
+
+    /// Appends a batch with no events: a commit entry that moves the log's clock forward, so that an
+    /// idle log still bounds every time up to now (a heartbeat).
+    public func heartbeat() async throws {
+        let empty = PrefetchedMapNodes(nodes: mapTop)
+        try await seal(
+            entries: [], frontier: frontier, previous: lastLeafHash, recordedAt: max(clock(), lastRecordedAt + 1), eventCount: 0,
+            mapUpdates: [:], mapSource: empty)
+    }
+
+    /// Reads, level by level, every stored map node on the paths of `keys`.
+    func prefetchMapPaths(_ keys: Set<Hash>) async throws -> PrefetchedMapNodes {
+        var nodes = mapTop
+        var walks = keys.map { (key: $0, path: MapPath.root) }
+        while !walks.isEmpty {
+            let missing = Set(walks.map(\.path)).filter { nodes[$0] == nil && $0.depth > Ledger.mapTopDepth }
+            if !missing.isEmpty { nodes.merge(try await store.mapNodes(Array(missing))) { _, new in new } }
+            walks = walks.compactMap { walk in
+                StateMap.nextPath(for: walk.key, after: walk.path, node: nodes[walk.path]).map { (walk.key, $0) }
+            }
+        }
+        return PrefetchedMapNodes(nodes: nodes)
     }
 
     /// True when a re-sent event matches the entry first recorded under its client key. The body

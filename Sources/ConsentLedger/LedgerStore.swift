@@ -26,12 +26,15 @@ public struct NewEntry: Sendable {
     public var body: [UInt8]?
     /// The idempotency key hash, unique across the log.
     public var idempotencyKeyHash: Hash?
+    /// The subject key of a consent event, indexed for ``LedgerStore/entries(forSubject:)``.
+    public var subjectKey: Hash?
 
-    public init(header: [UInt8], storedHashes: [Hash], body: [UInt8]?, idempotencyKeyHash: Hash?) {
+    public init(header: [UInt8], storedHashes: [Hash], body: [UInt8]?, idempotencyKeyHash: Hash?, subjectKey: Hash?) {
         self.header = header
         self.storedHashes = storedHashes
         self.body = body
         self.idempotencyKeyHash = idempotencyKeyHash
+        self.subjectKey = subjectKey
     }
 }
 
@@ -42,11 +45,14 @@ public struct CommitBatch: Sendable {
     public var entries: [NewEntry]
     /// The signed checkpoint note for the tree after this batch.
     public var checkpointNote: String
+    /// State-map nodes to write (insert or replace).
+    public var mapWrites: [MapPath: MapNode]
 
-    public init(firstIndex: Int64, entries: [NewEntry], checkpointNote: String) {
+    public init(firstIndex: Int64, entries: [NewEntry], checkpointNote: String, mapWrites: [MapPath: MapNode] = [:]) {
         self.firstIndex = firstIndex
         self.entries = entries
         self.checkpointNote = checkpointNote
+        self.mapWrites = mapWrites
     }
 
     /// The tree size after the batch.
@@ -133,6 +139,11 @@ public protocol LedgerStore: Sendable {
     func entries(withIdempotencyKeys keys: [Hash]) async throws -> [Hash: StoredEntry]
     /// The checkpoint note signed at tree size `size`, if one was.
     func checkpoint(size: Int64) async throws -> String?
+    /// Entries that may belong to a subject (an index on part of the subject key: callers filter
+    /// on the decoded header), in log order.
+    func entries(forSubject subjectKey: Hash) async throws -> [StoredEntry]
+    /// The stored state-map nodes at `paths` (absent paths are left out).
+    func mapNodes(_ paths: [MapPath]) async throws -> [MapPath: MapNode]
     /// Every checkpoint signed at a size in `sizes`, by size.
     func checkpoints(_ sizes: ClosedRange<Int64>) async throws -> [(size: Int64, note: String)]
 }

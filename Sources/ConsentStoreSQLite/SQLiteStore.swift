@@ -45,9 +45,12 @@ public final class SQLiteStore: LedgerStore {
                         idx INTEGER PRIMARY KEY,
                         header BLOB NOT NULL,
                         hashes BLOB NOT NULL,
-                        idempotency BLOB
+                        idempotency BLOB,
+                        subject INTEGER
                     );
                     CREATE UNIQUE INDEX entries_idempotency ON entries(idempotency) WHERE idempotency IS NOT NULL;
+                    CREATE INDEX entries_subject ON entries(subject) WHERE subject IS NOT NULL;
+                    CREATE TABLE map_nodes (path BLOB PRIMARY KEY, node BLOB NOT NULL) WITHOUT ROWID;
                     CREATE TABLE bodies (idx INTEGER PRIMARY KEY, body BLOB NOT NULL);
                     CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL);
                     """)
@@ -93,7 +96,8 @@ public final class SQLiteStore: LedgerStore {
         try await pool.write { db in
             let size = try Int64.fetchOne(db, sql: "SELECT coalesce(max(idx) + 1, 0) FROM entries") ?? 0
             guard size == batch.firstIndex else { throw StoreError.notAtEnd(expected: size, got: batch.firstIndex) }
-            let insertEntry = try db.cachedStatement(sql: "INSERT INTO entries (idx, header, hashes, idempotency) VALUES (?, ?, ?, ?)")
+            let insertEntry = try db.cachedStatement(
+                sql: "INSERT INTO entries (idx, header, hashes, idempotency, subject) VALUES (?, ?, ?, ?, ?)")
             let insertBody = try db.cachedStatement(sql: "INSERT INTO bodies (idx, body) VALUES (?, ?)")
             for (offset, entry) in batch.entries.enumerated() {
                 let index = batch.firstIndex + Int64(offset)
@@ -102,13 +106,61 @@ public final class SQLiteStore: LedgerStore {
                 do {
                     try insertEntry.execute(arguments: [
                         index, Data(entry.header), hashes, entry.idempotencyKeyHash.map { Data($0.bytes) },
+                        entry.subjectKey.map(Self.subjectIndex),
                     ])
                 } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
                     throw StoreError.duplicateIdempotencyKey
                 }
                 if let body = entry.body { try insertBody.execute(arguments: [index, Data(body)]) }
             }
+            let writeNode = try db.cachedStatement(sql: "INSERT OR REPLACE INTO map_nodes (path, node) VALUES (?, ?)")
+            for (path, node) in batch.mapWrites {
+                try writeNode.execute(arguments: [Data(path.storageKey), Data(node.encoded())])
+            }
             try db.execute(sql: "INSERT INTO checkpoints (size, note) VALUES (?, ?)", arguments: [batch.newSize, batch.checkpointNote])
+        }
+    }
+
+    /// The indexed part of a subject key: its first 8 bytes as a signed integer.
+    static func subjectIndex(_ key: Hash) -> Int64 {
+        Int64(bitPattern: key.bytes.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+    }
+
+    public func entries(forSubject subjectKey: Hash) async throws -> [StoredEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT e.idx, e.header, e.hashes, b.body FROM entries e LEFT JOIN bodies b ON b.idx = e.idx
+                    WHERE e.subject = ? ORDER BY e.idx
+                    """, arguments: [Self.subjectIndex(subjectKey)]
+            ).map(Self.storedEntry)
+        }
+    }
+
+    public func mapNodes(_ paths: [MapPath]) async throws -> [MapPath: MapNode] {
+        if paths.isEmpty { return [:] }
+        return try readMapNodes(paths)
+    }
+
+    /// Synchronous on purpose, like ``hashRows(_:)``: one short read per tree level.
+    private func readMapNodes(_ paths: [MapPath]) throws -> [MapPath: MapNode] {
+        try pool.read { db in
+            var found: [MapPath: MapNode] = [:]
+            for chunk in stride(from: 0, to: paths.count, by: 500) {
+                let part = paths[chunk..<min(chunk + 500, paths.count)]
+                let placeholders = Array(repeating: "?", count: part.count).joined(separator: ",")
+                let cursor = try Row.fetchCursor(
+                    db, sql: "SELECT path, node FROM map_nodes WHERE path IN (\(placeholders))",
+                    arguments: StatementArguments(part.map { Data($0.storageKey) }))
+                while let row = try cursor.next() {
+                    let pathData: Data = row["path"]
+                    let nodeData: Data = row["node"]
+                    guard let path = MapPath(storageKey: Array(pathData)) else { throw StoreError.missing("a valid map path") }
+                    found[path] = try MapNode(decoding: Array(nodeData))
+                }
+            }
+            return found
         }
     }
 
@@ -147,14 +199,16 @@ public final class SQLiteStore: LedgerStore {
                     SELECT e.idx, e.header, e.hashes, b.body FROM entries e LEFT JOIN bodies b ON b.idx = e.idx
                     WHERE e.idx >= ? AND e.idx < ? ORDER BY e.idx
                     """, arguments: [range.lowerBound, range.upperBound])
-            return rows.map { row in
-                let hashes: Data = row["hashes"]
-                let header: Data = row["header"]
-                let body: Data? = row["body"]
-                return StoredEntry(
-                    index: row["idx"], header: Array(header), leafHash: Hash(bytes: hashes.prefix(32))!, body: body.map { Array($0) })
-            }
+            return rows.map(Self.storedEntry)
         }
+    }
+
+    /// An entry from a row with columns idx, header, hashes and (optionally NULL) body.
+    static func storedEntry(_ row: Row) -> StoredEntry {
+        let hashes: Data = row["hashes"]
+        let header: Data = row["header"]
+        let body: Data? = row["body"]
+        return StoredEntry(index: row["idx"], header: Array(header), leafHash: Hash(bytes: hashes.prefix(32))!, body: body.map { Array($0) })
     }
 
     public func entries(withIdempotencyKeys keys: [Hash]) async throws -> [Hash: StoredEntry] {

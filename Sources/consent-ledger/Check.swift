@@ -23,7 +23,9 @@ extension ConsentLedgerCommand {
             } else if let problem = report.problem {
                 print("FAILED after \(report.entries) entries: \(problem)")
             } else {
-                print("OK: \(report.entries) entries, \(report.bodies) bodies, \(report.checkpoints) signed checkpoints verified")
+                print(
+                    "OK: \(report.entries) entries (\(report.events) events, \(report.stateRoots) batches with their state roots), "
+                        + "\(report.bodies) bodies, \(report.checkpoints) signed checkpoints verified")
             }
             if !report.ok { throw ExitCode(1) }
         }

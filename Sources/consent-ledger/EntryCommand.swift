@@ -17,7 +17,7 @@ extension ConsentLedgerCommand {
             let ledger = try await dataOptions.open(writable: false)
             let (stored, header) = try await ledger.entry(at: index)
             var view = EntryView(index: stored.index, leafHash: stored.leafHash, header: header, encoded: stored.header)
-            if body {
+            if body, case .consent = header {
                 if let bytes = stored.body {
                     let decoded = try ConsentBody(decoding: bytes)
                     view.body = EntryView.Body(
@@ -44,6 +44,9 @@ extension ConsentLedgerCommand {
                 if let v = view.templateHash { print("template:     \(v.hex)") }
                 if let v = view.bodyHash { print("body hash:    \(v.hex)") }
                 if let v = view.idempotencyKeyHash { print("idempotency:  \(v.hex)") }
+                if let v = view.keyPredecessor { print("key previous: entry \(v.index) (\(v.leafHash.hex))") }
+                if let v = view.stateRoot { print("state root:   \(v.hex)") }
+                if let v = view.eventCount { print("events:       \(v) in this batch") }
                 print("previous:     \(view.previousLeafHash.hex)")
                 if let body = view.body {
                     print("subject:      \(body.subject)")
@@ -80,6 +83,9 @@ struct EntryView: Encodable {
     var templateHash: Hash?
     var bodyHash: Hash?
     var idempotencyKeyHash: Hash?
+    var keyPredecessor: KeyLink?
+    var stateRoot: Hash?
+    var eventCount: UInt32?
     var encoded: String
     var body: Body?
     var bodyPurged: Bool?
@@ -109,6 +115,11 @@ struct EntryView: Encodable {
             templateHash = h.templateHash
             bodyHash = h.bodyHash
             idempotencyKeyHash = h.idempotencyKeyHash
+            keyPredecessor = h.keyPredecessor
+        case .commit(let h):
+            kind = "commit"
+            stateRoot = h.stateRoot
+            eventCount = h.eventCount
         }
     }
 }

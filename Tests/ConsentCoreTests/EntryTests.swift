@@ -10,6 +10,16 @@ import Testing
             var suite: String
             var subjectSecret: String
             var entries: [Case]
+            var commit: Commit
+        }
+        struct Commit: Decodable {
+            var index: Int64
+            var previousLeafHash: Hash
+            var recordedAt: Int64
+            var stateRoot: Hash
+            var eventCount: UInt32
+            var header: String
+            var leafHash: Hash
         }
         struct Case: Decodable {
             var sender: String
@@ -33,6 +43,8 @@ import Testing
             var bodyHash: Hash
             var header: String
             var leafHash: Hash
+            var stateKey: Hash
+            var keyPredecessor: KeyLink?
         }
         var suites: [Suite]
     }
@@ -69,11 +81,26 @@ import Testing
                         previousLeafHash: c.previousLeafHash, recordedAt: c.recordedAt, sender: c.sender, scope: scope,
                         subjectKey: c.subjectKey, action: ConsentAction(name: c.action)!, method: ConsentMethod(name: c.method)!,
                         templateHash: c.templateHash, occurredAt: c.occurredAt, bodyHash: c.bodyHash,
-                        idempotencyKeyHash: c.idempotencyKeyHash))
+                        idempotencyKeyHash: c.idempotencyKeyHash, keyPredecessor: c.keyPredecessor))
                 #expect(Hex.encode(header.encoded()) == c.header)
                 #expect(try EntryHeader(decoding: Hex.decode(c.header)!) == header)
                 #expect(hasher.leafHash(header.encoded()) == c.leafHash)
+                #expect(StateMap.stateKey(subjectKey: c.subjectKey, sender: c.sender, scope: scope, hasher: hasher) == c.stateKey)
             }
+            // The commit entry after the batch, with the state root Python computed with its own trie.
+            var latest: [Hash: MapValue] = [:]
+            for (i, c) in suite.entries.enumerated() {
+                latest[c.stateKey] = MapValue(index: Int64(i), action: ConsentAction(name: c.action)!, leafHash: c.leafHash)
+            }
+            let (root, _) = try StateMap.update(latest.map { ($0.key, $0.value) }, source: MemoryMapNodes(), hasher: hasher)
+            #expect(root == suite.commit.stateRoot)
+            let commit = EntryHeader.commit(
+                CommitHeader(
+                    previousLeafHash: suite.commit.previousLeafHash, recordedAt: suite.commit.recordedAt, stateRoot: root,
+                    eventCount: suite.commit.eventCount))
+            #expect(Hex.encode(commit.encoded()) == suite.commit.header)
+            #expect(try EntryHeader(decoding: Hex.decode(suite.commit.header)!) == commit)
+            #expect(hasher.leafHash(commit.encoded()) == suite.commit.leafHash)
         }
     }
 

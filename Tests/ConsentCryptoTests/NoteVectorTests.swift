@@ -14,7 +14,12 @@ import Testing
         var sm2: SM2
     }
     struct Entries: Decodable {
-        struct Suite: Decodable { var suite: String; var entries: [Entry] }
+        struct Suite: Decodable {
+            var suite: String
+            var entries: [Entry]
+            var commit: Entry
+            var leaves: [Hash] { entries.map(\.leafHash) + [commit.leafHash] }
+        }
         struct Entry: Decodable { var leafHash: Hash }
         var suites: [Suite]
     }
@@ -34,7 +39,7 @@ import Testing
 
     @Test func ed25519CheckpointsAreReproducedByteForByte() throws {
         let v = try load("note-vectors.json", Vectors.self).ed25519
-        let leaves = try load("entry-vectors.json", Entries.self).suites.first { $0.suite == "sha256-ed25519" }!.entries.map(\.leafHash)
+        let leaves = try load("entry-vectors.json", Entries.self).suites.first { $0.suite == "sha256-ed25519" }!.leaves
         let signer = try NoteSigner(name: v.name, key: SigningKey(ed25519Seed: Hex.decode(v.seed)!))
         #expect(signer.verifier.encoded == v.verifierKey)
         for note in v.checkpoints {
@@ -46,14 +51,14 @@ import Testing
 
     @Test func sm2CheckpointVerifiesOverSM3Tree() throws {
         let v = try load("note-vectors.json", Vectors.self).sm2
-        let leaves = try load("entry-vectors.json", Entries.self).suites.first { $0.suite == "sm3-sm2" }!.entries.map(\.leafHash)
+        let leaves = try load("entry-vectors.json", Entries.self).suites.first { $0.suite == "sm3-sm2" }!.leaves
         let verifier = try NoteVerifier(parsing: v.verifierKey)
         #expect(Hex.encode(verifier.publicKey.rawBytes) == v.publicKey)
         for note in v.checkpoints {
             let checkpoint = try verifier.openCheckpoint(note)
             #expect(checkpoint.rootHash == root(leaves, size: Int(checkpoint.size), Digest(.sm3)))
             // One changed character in the text breaks the signature.
-            let tampered = note.replacingOccurrences(of: "\n4\n", with: "\n5\n")
+            let tampered = note.replacingOccurrences(of: "\n\(checkpoint.size)\n", with: "\n\(checkpoint.size + 1)\n")
             #expect(throws: CryptoError.self) { try verifier.openCheckpoint(tampered) }
         }
     }

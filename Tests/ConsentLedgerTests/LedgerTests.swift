@@ -48,8 +48,13 @@ func makeLedger(_ dir: TempDirectory, suite: Suite = .sha256Ed25519, clock: Test
         for batch in 0..<5 {
             receipts += try await ledger.append((0..<(batch * 3 + 1)).map { try event(batch * 100 + $0) })
         }
-        #expect(receipts.map(\.index) == Array(0..<Int64(receipts.count)))
+        // Every batch ends with a commit entry, so a batch of n events takes n + 1 indexes.
+        #expect(receipts.map(\.index) == (0..<5).flatMap { batch in
+            let start = (0..<batch).reduce(0) { $0 + $1 * 3 + 2 }
+            return (0..<(batch * 3 + 1)).map { Int64(start + $0) }
+        })
         let size = await ledger.size
+        #expect(size == Int64(receipts.count + 5))
         let note = await ledger.checkpointNote
         let verifier = LogVerifier(key: ledger.verifier)
         #expect(verifier.suite == suite)
@@ -67,7 +72,7 @@ func makeLedger(_ dir: TempDirectory, suite: Suite = .sha256Ed25519, clock: Test
         // Every batch's checkpoint was stored and is consistent with the latest.
         var batchEnd: Int64 = 0
         for batch in 0..<5 {
-            batchEnd += Int64(batch * 3 + 1)
+            batchEnd += Int64(batch * 3 + 2)
             let old = try #require(try await ledger.store.checkpoint(size: batchEnd))
             let proof = try await ledger.consistencyProof(oldSize: batchEnd)
             try verifier.verify(proof, checkpoint: note, oldCheckpoint: old)
@@ -85,13 +90,19 @@ func makeLedger(_ dir: TempDirectory, suite: Suite = .sha256Ed25519, clock: Test
         _ = try await ledger.append([try event(4)])
         var previous = Hash.zero
         var lastTime: Milliseconds = 0
+        var batchTime: Milliseconds?
         let hasher = Digest(.sha256)
-        for i in Int64(0)..<4 {
+        #expect(await ledger.size == 7)  // e1 e2 commit, e3 commit, e4 commit
+        for i in Int64(0)..<7 {
             let (entry, header) = try await ledger.entry(at: i)
             #expect(header.previousLeafHash == previous)
             #expect(hasher.leafHash(entry.header) == entry.leafHash)
-            #expect(header.recordedAt >= lastTime)
-            if i == 2 { #expect(header.recordedAt > lastTime) }  // a new batch never reuses a time
+            if let batchTime {
+                #expect(header.recordedAt == batchTime)  // one time per batch
+            } else {
+                #expect(header.recordedAt > lastTime)  // a new batch never reuses a time, even when the clock steps back
+            }
+            if case .commit = header { batchTime = nil } else { batchTime = header.recordedAt }
             previous = entry.leafHash
             lastTime = header.recordedAt
         }
@@ -113,14 +124,15 @@ func makeLedger(_ dir: TempDirectory, suite: Suite = .sha256Ed25519, clock: Test
             _ = try await ledger.append((0..<37).map { try event($0) })
         }
         let ledger = try await Ledger.open(directory: dir.directory, store: try SQLiteStore(directory: dir.directory), clock: clock.now)
-        #expect(await ledger.size == 37)
+        #expect(await ledger.size == 38)
         let more = try await ledger.append([try event(99)])
-        #expect(more[0].index == 37)
-        let (entry36, _) = try await ledger.entry(at: 36)
-        let (_, header37) = try await ledger.entry(at: 37)
-        #expect(header37.previousLeafHash == entry36.leafHash)
+        #expect(more[0].index == 38)
+        let (commit37, _) = try await ledger.entry(at: 37)
+        let (_, header38) = try await ledger.entry(at: 38)
+        #expect(header38.previousLeafHash == commit37.leafHash)
         let note = await ledger.checkpointNote
-        try LogVerifier(key: ledger.verifier).verify(try await ledger.consistencyProof(oldSize: 37), checkpoint: note)
+        try LogVerifier(key: ledger.verifier).verify(try await ledger.consistencyProof(oldSize: 38), checkpoint: note)
+        #expect(try await ledger.checkIntegrity().ok)
     }
 
     @Test func clientKeysMakeAppendsIdempotent() async throws {
@@ -132,10 +144,10 @@ func makeLedger(_ dir: TempDirectory, suite: Suite = .sha256Ed25519, clock: Test
             try event(1, clientKey: "a"), try event(3, clientKey: "c"), try event(3, clientKey: "c"), try event(5),
         ])
         #expect(second[0] == AppendReceipt(index: 0, leafHash: first[0].leafHash, recordedAt: first[0].recordedAt, duplicate: true))
-        #expect(second[1].index == 2 && !second[1].duplicate)
-        #expect(second[2].index == 2 && second[2].duplicate)
-        #expect(second[3].index == 3)
-        #expect(await ledger.size == 4)
+        #expect(second[1].index == 3 && !second[1].duplicate)  // 0, 1: a, b; 2: commit
+        #expect(second[2].index == 3 && second[2].duplicate)
+        #expect(second[3].index == 4)
+        #expect(await ledger.size == 6)
         // The same key from another sender is a different key.
         let other = try await ledger.append([try event(1, sender: "s2", clientKey: "a")])
         #expect(!other[0].duplicate)
@@ -155,20 +167,25 @@ func makeLedger(_ dir: TempDirectory, suite: Suite = .sha256Ed25519, clock: Test
         await #expect(throws: LedgerError.self) {
             _ = try await ledger.append([try event(2, clientKey: "b"), try event(1, action: "revoke", clientKey: "a")])
         }
-        #expect(await ledger.size == 1)  // event "b" of the failed request was not written either
+        #expect(await ledger.size == 2)  // event "b" of the failed request was not written either
         await #expect(throws: LedgerError.self) {
             _ = try await ledger.append([try event(3, clientKey: "c"), try event(4, clientKey: "c")])
         }
-        #expect(await ledger.size == 1)
+        #expect(await ledger.size == 2)
         // Concurrent requests: the conflicting one fails, the others commit.
-        let results = await withTaskGroup(of: Bool.self) { group in
+        let results = await withTaskGroup(of: [AppendReceipt]?.self) { group in
             for n in 0..<20 {
-                group.addTask { (try? await ledger.append([try event(n == 7 ? 99 : 10 + n, clientKey: n == 7 ? "a" : "k\(n)")])) != nil }
+                group.addTask { try? await ledger.append([try event(n == 7 ? 99 : 10 + n, clientKey: n == 7 ? "a" : "k\(n)")]) }
             }
-            return await group.reduce(into: [Bool]()) { $0.append($1) }
+            return await group.reduce(into: [[AppendReceipt]?]()) { $0.append($1) }
         }
-        #expect(results.filter { !$0 }.count == 1)
-        #expect(await ledger.size == 20)
+        #expect(results.filter { $0 == nil }.count == 1)
+        let appended = results.compactMap { $0?.first }.filter { !$0.duplicate }
+        #expect(appended.count == 19)
+        for receipt in appended {
+            let (_, header) = try await ledger.entry(at: receipt.index)
+            guard case .consent = header else { Issue.record("receipt \(receipt.index) is not an event"); continue }
+        }
         let report = try await ledger.checkIntegrity()
         #expect(report.ok)
     }
@@ -182,11 +199,13 @@ func makeLedger(_ dir: TempDirectory, suite: Suite = .sha256Ed25519, clock: Test
             for try await r in group { all += r }
             return all
         }
-        #expect(Set(receipts.map(\.index)) == Set(0..<200))
+        #expect(Set(receipts.map(\.index)).count == 200)
+        #expect(try await ledger.checkIntegrity().ok)
         // Fewer checkpoints than appends: appends that arrived during a commit shared the next one.
-        var checkpoints = 0
-        for size in Int64(1)...200 where try await ledger.store.checkpoint(size: size) != nil { checkpoints += 1 }
-        #expect(checkpoints < 200)
+        // Fewer batches (commit entries, checkpoints) than appends.
+        let size = await ledger.size
+        #expect(size - 200 < 200)
+        #expect(try await ledger.store.checkpoints(1...size).count == Int(size - 200))
         let note = await ledger.checkpointNote
         let verifier = LogVerifier(key: ledger.verifier)
         for r in receipts.prefix(20) { try verifier.verify(try await ledger.inclusionProof(index: r.index), checkpoint: note) }
@@ -233,7 +252,7 @@ func makeLedger(_ dir: TempDirectory, suite: Suite = .sha256Ed25519, clock: Test
         }
         // Overwrite a stored leaf hash behind the ledger's back.
         let db = dir.directory.path(SQLiteStore.fileName)
-        let status = try runProcess("/usr/bin/sqlite3", [db, "UPDATE entries SET hashes = zeroblob(length(hashes)) WHERE idx = 4"])
+        let status = try runProcess("/usr/bin/sqlite3", [db, "UPDATE entries SET hashes = zeroblob(length(hashes)) WHERE idx = 5"])
         #expect(status == 0)
         await #expect(throws: LedgerError.self) {
             _ = try await Ledger.open(directory: dir.directory, store: try SQLiteStore(directory: dir.directory), writable: false)

@@ -19,13 +19,17 @@ enum StoreConformance {
         let hasher = Digest(.sha256)
         var frontier = MerkleFrontier()
         var all: [Hash] = []
+        let subjects = [hasher.hash(Array("subject A".utf8)), hasher.hash(Array("subject B".utf8))]
         func batch(_ first: Int, _ count: Int, keys: [Int: Hash] = [:]) -> CommitBatch {
             var entries: [NewEntry] = []
             for i in first..<first + count {
                 let header = Array("header \(i)".utf8)
                 let stored = frontier.append(leafHash: hasher.leafHash(header), hasher: hasher)
                 all += stored
-                entries.append(NewEntry(header: header, storedHashes: stored, body: i % 3 == 0 ? nil : Array("body \(i)".utf8), idempotencyKeyHash: keys[i]))
+                entries.append(
+                    NewEntry(
+                        header: header, storedHashes: stored, body: i % 3 == 0 ? nil : Array("body \(i)".utf8),
+                        idempotencyKeyHash: keys[i], subjectKey: i % 2 == 0 ? subjects[i % 4 / 2] : nil))
             }
             return CommitBatch(firstIndex: Int64(first), entries: entries, checkpointNote: "note-\(first + count)")
         }
@@ -60,6 +64,28 @@ enum StoreConformance {
         let found = try await store.entries(withIdempotencyKeys: [key, hasher.hash([1])])
         #expect(found.count == 1 && found[key]?.index == 3)
         #expect(found[key]?.header == Array("header 3".utf8) && found[key]?.leafHash == hasher.leafHash(Array("header 3".utf8)))
+        // Subject index: entries with an even index, alternating between the two subjects.
+        let forA = try await store.entries(forSubject: subjects[0]).map(\.index)
+        #expect(forA == stride(from: 0, to: 41, by: 4).map { Int64($0) })
+        #expect(try await store.entries(forSubject: hasher.hash([9])).isEmpty)
+
+        // State-map nodes: written with a batch, replaced by later batches, read back by path.
+        let map = MemoryMapNodes()
+        var values: [(key: Hash, value: MapValue)] = []
+        for i in 0..<50 { values.append((hasher.hash([UInt8(i)]), MapValue(index: Int64(i), action: .grant, leafHash: hasher.hash([1, UInt8(i)])))) }
+        let (root1, writes1) = try StateMap.update(Array(values[..<30]), source: map, hasher: hasher)
+        map.apply(writes1)
+        var withMap = batch(41, 1)
+        withMap.mapWrites = writes1
+        try await store.commit(withMap)
+        let (root2, writes2) = try StateMap.update(Array(values[25...]), source: map, hasher: hasher)
+        map.apply(writes2)
+        withMap = batch(42, 1)
+        withMap.mapWrites = writes2
+        try await store.commit(withMap)
+        #expect(root1 != root2)
+        let stored = try await store.mapNodes(Array(map.nodes.keys) + [MapPath.root.child(0).child(1).child(1).child(0).child(0).child(0).child(0).child(0).child(0)])
+        #expect(stored == map.nodes)
     }
 }
 

@@ -23,7 +23,7 @@ echo "$again" | grep -q '"index":0' || die "replay index: $again"
 # The same key for a different event is refused.
 expect_fail "client key conflict" "$BIN" record --data "$D" --sender 91440300MA5FXXXX1K --subject 13800138000 --action revoke --client-key k1
 grep -q "already used for a different event" "$WORK/err" || die "conflict message: $(cat "$WORK/err")"
-[ "$(size "$D")" = 1 ] || die "replay appended"
+[ "$(size "$D")" = 2 ] || die "replay appended"
 ok
 
 # Bad input: a clear error and nothing written.
@@ -39,7 +39,7 @@ expect_fail "bad port" "$BIN" record --data "$D" --sender s1 --subject 138001380
 expect_fail "unknown evidence" "$BIN" record --data "$D" --sender s1 --subject 13800138000 --action grant --evidence shoe=42
 expect_fail "global grant" "$BIN" record --data "$D" --sender s1 --subject 13800138000 --action grant --scope global
 expect_fail "no ledger" "$BIN" record --data "$WORK/nowhere" --sender s1 --subject 13800138000 --action grant
-[ "$(size "$D")" = 1 ] || die "bad input changed the log"
+[ "$(size "$D")" = 2 ] || die "bad input changed the log"
 
 # Imports are all-or-nothing unless --skip-invalid.
 cat > "$WORK/bad.jsonl" <<'JSONL'
@@ -52,10 +52,10 @@ JSONL
 expect_fail "import with bad lines" "$BIN" import --data "$D" "$WORK/bad.jsonl"
 grep -q "^line 2:" "$WORK/err" && grep -q "^line 3: .*ocurredAt" "$WORK/err" && grep -q "^line 4:" "$WORK/err" || die "import errors: $(cat "$WORK/err")"
 grep -q "nothing was written" "$WORK/err" || die "import message"
-[ "$(size "$D")" = 1 ] || die "failed import wrote something"
+[ "$(size "$D")" = 2 ] || die "failed import wrote something"
 "$BIN" import --data "$D" "$WORK/bad.jsonl" --skip-invalid --json > "$WORK/imp.json" 2>/dev/null
 grep -q '"appended":2' "$WORK/imp.json" && grep -q '"rejected":3' "$WORK/imp.json" || die "skip-invalid: $(cat "$WORK/imp.json")"
-[ "$(size "$D")" = 3 ] || die "skip-invalid size"
+[ "$(size "$D")" = 5 ] || die "skip-invalid size"
 "$BIN" import --data "$D" "$WORK/bad.jsonl" --skip-invalid --json > "$WORK/imp.json" 2>/dev/null
 grep -q '"duplicates":2' "$WORK/imp.json" && grep -q '"appended":0' "$WORK/imp.json" || die "re-import not idempotent: $(cat "$WORK/imp.json")"
 cat > "$WORK/good.csv" <<'CSV'
@@ -64,10 +64,10 @@ s1,８６１３７００１３７０００,revoke,10690001,sms-reply,"TD,谢谢"
 s2,008613600136000,grant,,app,,c2
 CSV
 "$BIN" import --data "$D" "$WORK/good.csv" > /dev/null
-[ "$(size "$D")" = 5 ] || die "csv import"
-"$BIN" entry --data "$D" --index 3 --body --json > "$WORK/e3.json"
+[ "$(size "$D")" = 8 ] || die "csv import"
+"$BIN" entry --data "$D" --index 5 --body --json > "$WORK/e3.json"
 grep -q '"reply":"TD,谢谢"' "$WORK/e3.json" && grep -q '"subject":"+8613700137000"' "$WORK/e3.json" || die "csv entry: $(cat "$WORK/e3.json")"
-grep -q '"subject"' <("$BIN" entry --data "$D" --index 3 --json) && die "entry without --body shows the number"
+grep -q '"subject"' <("$BIN" entry --data "$D" --index 5 --json) && die "entry without --body shows the number"
 ok
 
 # Proofs verify offline; tampering is caught.
@@ -76,8 +76,8 @@ ok
 "$BIN" prove inclusion --data "$D" --index 3 --json > "$WORK/inc.json"
 "$BIN" entry --data "$D" --index 3 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["encoded"])' > "$WORK/entry.b64"
 "$BIN" verify inclusion "$WORK/inc.json" --checkpoint "$WORK/cp.txt" --key "$WORK/vkey" --entry "$WORK/entry.b64" | grep -q "^OK"
-"$BIN" prove consistency --data "$D" --old 1 --json > "$WORK/cons.json"
-"$BIN" checkpoint --data "$D" --size 1 > "$WORK/cp1.txt"
+"$BIN" prove consistency --data "$D" --old 2 --json > "$WORK/cons.json"
+"$BIN" checkpoint --data "$D" --size 2 > "$WORK/cp1.txt"
 "$BIN" verify consistency "$WORK/cons.json" --checkpoint "$WORK/cp.txt" --old-checkpoint "$WORK/cp1.txt" --key "$(cat "$WORK/vkey")" | grep -q "^OK"
 ok
 sed 's/"index":3/"index":2/' "$WORK/inc.json" > "$WORK/inc-bad.json"
@@ -100,7 +100,7 @@ echo "AAAA" > "$WORK/entry-bad.b64"
 expect_fail "wrong entry bytes" "$BIN" verify inclusion "$WORK/inc.json" --checkpoint "$WORK/cp.txt" --key "$WORK/vkey" --entry "$WORK/entry-bad.b64"
 
 # The stored log checks out; a tampered database is caught.
-"$BIN" check --data "$D" | grep -q "^OK: 5 entries"
+"$BIN" check --data "$D" | grep -q "^OK: 8 entries (5 events, 3 batches"
 cp -r "$D" "$WORK/tampered"
 sqlite3 "$WORK/tampered/ledger.sqlite" "UPDATE bodies SET body = X'00' || substr(body, 2) WHERE idx = 2"
 expect_fail "tampered body" "$BIN" check --data "$WORK/tampered"
@@ -112,7 +112,7 @@ grep -q "entry 2: body" "$WORK/out" || die "check names the entry: $(cat "$WORK/
 "$BIN" prove inclusion --data "$WORK/sm" --index 4 --json > "$WORK/sm-inc.json"
 "$BIN" checkpoint --data "$WORK/sm" > "$WORK/sm-cp.txt"
 "$BIN" verify inclusion "$WORK/sm-inc.json" --checkpoint "$WORK/sm-cp.txt" --key "$("$BIN" key --data "$WORK/sm")" | grep -q "^OK"
-"$BIN" check --data "$WORK/sm" | grep -q "^OK: 14 entries"
+"$BIN" check --data "$WORK/sm" | grep -q "^OK: 15 entries (14 events"
 ok
 
 # The demo's embedded history is the fixture, byte for byte.

@@ -35,18 +35,19 @@ for round in $(seq 1 "$KILLS"); do
     acked=$(grep -o "through line [0-9]*" "$WORK/progress" | tail -1 | grep -o "[0-9]*$" || echo 0)
     size=$(size "$D")
     echo "round $round: killed; last acknowledged line $acked, log size $size"
-    [ "$size" -ge "$acked" ] || die "acknowledged line $acked but the log has only $size entries"
     if [ "$acked" -gt 0 ]; then
-        n=$((acked - 1))
-        sender="s$((n % 7))"
-        got=$("$BIN" entry --data "$D" --index "$n" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["idempotencyKeyHash"])')
-        [ "$got" = "$(idempotency_hash "$sender" "k$acked")" ] || die "entry $n is not line $acked"
+        # The acknowledged line's event is in the log, under its client key.
+        sender="s$(((acked - 1) % 7))"
+        hash=$(idempotency_hash "$sender" "k$acked")
+        index=$(sqlite3 "$D/ledger.sqlite" "SELECT idx FROM entries WHERE idempotency = X'$hash'")
+        [ -n "$index" ] || die "acknowledged line $acked is not in the log"
+        got=$("$BIN" entry --data "$D" --index "$index" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["idempotencyKeyHash"])')
+        [ "$got" = "$hash" ] || die "entry $index is not line $acked"
     fi
     "$BIN" check --data "$D" > "$WORK/check" || die "check failed after kill: $(cat "$WORK/check")"
     ok
 done
 "$BIN" import --data "$D" "$WORK/events.jsonl" --batch-size 5000 --json 2>/dev/null > "$WORK/final.json"
-[ "$(size "$D")" = "$LINES" ] || die "after resuming, the log has $(size "$D") entries, not $LINES"
-"$BIN" check --data "$D" | grep -q "^OK: $LINES entries" || die "final check"
+"$BIN" check --data "$D" | grep -q "^OK: [0-9]* entries ($LINES events" || die "after resuming: $("$BIN" check --data "$D")"
 ok
 echo "crash: $checks checks passed ($KILLS kills during import, nothing acknowledged was lost, nothing doubled)"

@@ -30,6 +30,35 @@ ACTIONS = {"grant": 1, "revoke": 2}
 METHODS = {"web-form": 1, "app": 2, "sms-reply": 3, "call": 4, "paper": 5, "operator-platform": 6, "api": 7, "other": 255}
 EVIDENCE = {"reply": 1, "url": 2, "ip": 3, "user-agent": 4, "recording-hash": 5, "operator-ref": 6, "form-text": 7, "note": 8}
 
+def state_key(suite, subject_key, sender, scope, port, purpose):
+    out = b"consent-ledger/state-key/v1\x00" + subject_key
+    if scope == "global":
+        out += b"\x00"
+    elif scope == "sender":
+        out += b"\x01" + short(sender)
+    else:
+        out += b"\x02" + short(sender) + short(port or "") + short(purpose or "")
+    return H(suite, out)
+
+def map_leaf(suite, key, index, action, leaf):
+    return H(suite, b"\x02" + key + struct.pack(">q", index) + bytes([ACTIONS[action]]) + leaf)
+
+def bit(key, i):
+    return (key[i // 8] >> (7 - i % 8)) & 1
+
+def map_root(suite, items, depth=0):
+    """Root of the path-compressed binary trie over sorted (key, index, action, leaf) items."""
+    if not items:
+        return bytes(32)
+    if len(items) == 1:
+        return map_leaf(suite, *items[0])
+    left = [x for x in items if bit(x[0], depth) == 0]
+    right = [x for x in items if bit(x[0], depth) == 1]
+    return H(suite, b"\x03" + map_root(suite, left, depth + 1) + map_root(suite, right, depth + 1))
+
+def commit_header(previous, recorded_at, state_root, event_count):
+    return bytes([1, 2]) + previous + struct.pack(">q", recorded_at) + state_root + struct.pack(">I", event_count)
+
 def consent_header(h):
     out = bytes([1, 1]) + h["previous"] + struct.pack(">q", h["recordedAt"])
     out += short(h["sender"])
@@ -40,6 +69,8 @@ def consent_header(h):
     out += h["subjectKey"] + bytes([ACTIONS[h["action"]], METHODS[h["method"]]])
     out += opt_hash(h.get("templateHash"))
     out += struct.pack(">q", h["occurredAt"]) + h["bodyHash"] + opt_hash(h.get("idempotencyKeyHash"))
+    link = h.get("keyPredecessor")
+    out += b"\x00" if link is None else b"\x01" + struct.pack(">q", link[0]) + link[1]
     return out
 
 def body(salt, pepper, subject, evidence):
@@ -63,7 +94,12 @@ def vectors(suite):
         dict(sender="s1", scope="narrowed", port=None, purpose="promotions", subject="+8618800188000", action="grant",
              method="app", template=None, occurredAt=1780276800000, recordedAt=1780276802000,
              evidence={"note": "x" * 300, "form-text": "同意"}, clientKey=None),
+        # The first event's key again: it links to entry 0.
+        dict(sender="91440300MA5FXXXX1K", scope="narrowed", port="10690001", purpose=None, subject="+8613800138000",
+             action="revoke", method="sms-reply", template=None, occurredAt=1780276900000,
+             recordedAt=1780276902000, evidence={"reply": "R"}, clientKey=None),
     ]
+    latest = {}
     for i, e in enumerate(events):
         digest = "sha256" if suite == "sha256-ed25519" else "sm3"
         pepper = hmac.new(secret, b"consent-ledger/pepper/v1\x00" + e["subject"].encode(), digest).digest()
@@ -74,11 +110,14 @@ def vectors(suite):
         if e["clientKey"]:
             idem = H(suite, b"consent-ledger/idempotency/v1\x00" + e["sender"].encode() + b"\x00" + e["clientKey"].encode())
         template = H(suite, e["template"].encode()) if e["template"] else None
+        skey = state_key(suite, subject_key, e["sender"], e["scope"], e.get("port"), e.get("purpose"))
+        link = latest.get(skey)
         header = consent_header(dict(previous=previous, recordedAt=e["recordedAt"], sender=e["sender"], scope=e["scope"],
                                      port=e.get("port"), purpose=e.get("purpose"), subjectKey=subject_key, action=e["action"],
                                      method=e["method"], templateHash=template, occurredAt=e["occurredAt"], bodyHash=H(suite, b),
-                                     idempotencyKeyHash=idem))
+                                     idempotencyKeyHash=idem, keyPredecessor=(link[0], link[2]) if link else None))
         leaf = H(suite, b"\x00" + header)
+        latest[skey] = (i, e["action"], leaf)
         cases.append({
             "sender": e["sender"], "scope": e["scope"], "port": e.get("port"), "purpose": e.get("purpose"),
             "subject": e["subject"], "action": e["action"], "method": e["method"],
@@ -86,10 +125,17 @@ def vectors(suite):
             "evidence": e["evidence"], "clientKey": e["clientKey"], "salt": salt.hex(), "pepper": pepper.hex(),
             "subjectKey": subject_key.hex(), "idempotencyKeyHash": idem.hex() if idem else None,
             "previousLeafHash": previous.hex(), "body": b.hex(), "bodyHash": H(suite, b).hex(),
-            "header": header.hex(), "leafHash": leaf.hex(),
+            "header": header.hex(), "leafHash": leaf.hex(), "stateKey": skey.hex(),
+            "keyPredecessor": {"index": link[0], "leafHash": link[2].hex()} if link else None,
         })
         previous = leaf
-    return {"suite": suite, "subjectSecret": secret.hex(), "entries": cases}
+    items = sorted((k, v[0], v[1], v[2]) for k, v in latest.items())
+    root = map_root(suite, items)
+    commit = commit_header(previous, events[-1]["recordedAt"], root, len(events))
+    return {"suite": suite, "subjectSecret": secret.hex(), "entries": cases,
+            "commit": {"index": len(events), "previousLeafHash": previous.hex(), "recordedAt": events[-1]["recordedAt"],
+                       "stateRoot": root.hex(), "eventCount": len(events), "header": commit.hex(),
+                       "leafHash": H(suite, b"\x00" + commit).hex()}}
 
 json.dump({"source": "tools/vectors/entry_vectors.py (Python hashlib, from docs/FORMAT.md)",
            "suites": [vectors("sha256-ed25519"), vectors("sm3-sm2")]}, sys.stdout, ensure_ascii=False, indent=1)

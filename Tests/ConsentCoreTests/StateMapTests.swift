@@ -1,0 +1,99 @@
+import ConsentCrypto
+import Testing
+
+@testable import ConsentCore
+
+@Suite struct StateMapTests {
+    let hasher = Digest(.sha256)
+
+    func value(_ i: Int, _ action: ConsentAction = .grant) -> MapValue {
+        MapValue(index: Int64(i), action: action, leafHash: hasher.hash([UInt8(i & 0xff), UInt8(i >> 8), 7]))
+    }
+
+    /// Keys inserted in random batches: every key looks up, every present and absent key has a proof
+    /// that verifies to the right answer, and the root depends only on the final contents.
+    @Test func randomBatchesLookupsAndProofs() throws {
+        var rng = SplitMix(seed: 42)
+        let map = MemoryMapNodes()
+        var expected: [Hash: MapValue] = [:]
+        let keys = (0..<600).map { hasher.hash([UInt8($0 & 0xff), UInt8($0 >> 8)]) }
+        var root = StateMap.emptyRoot
+        var step = 0
+        while step < 1500 {
+            let batchSize = Int(rng.next() % 40) + 1
+            var updates: [(key: Hash, value: MapValue)] = []
+            for _ in 0..<batchSize {
+                let key = keys[Int(rng.next() % UInt64(keys.count))]
+                let v = value(step, rng.next() % 2 == 0 ? .grant : .revoke)
+                updates.append((key, v))
+                expected[key] = v
+                step += 1
+            }
+            let (newRoot, writes) = try StateMap.update(updates, source: map, hasher: hasher)
+            map.apply(writes)
+            root = newRoot
+            #expect(try map.node(at: .root)?.hash(hasher) == root)
+        }
+        // History independence: the same contents inserted at once give the same root.
+        let (fresh, _) = try StateMap.update(expected.map { ($0.key, $0.value) }, source: MemoryMapNodes(), hasher: hasher)
+        #expect(fresh == root)
+        for key in keys {
+            #expect(try StateMap.lookup(key, source: map) == expected[key])
+            let proof = try StateMap.prove(key, source: map)
+            #expect(try StateMap.verify(proof, key: key, root: root, hasher: hasher) == expected[key])
+            // The same proof does not verify against another root, nor for a different value.
+            #expect(throws: MerkleError.self) { try StateMap.verify(proof, key: key, root: hasher.hash([1]), hasher: hasher) }
+            if case .leaf(let k, var v) = proof.terminal {
+                v.index += 1
+                #expect(throws: MerkleError.self) {
+                    try StateMap.verify(MapProof(siblings: proof.siblings, terminal: .leaf(key: k, value: v)), key: key, root: root, hasher: hasher)
+                }
+            }
+            // Flipping one bit of any sibling breaks the proof.
+            for i in proof.siblings.indices {
+                var bad = proof
+                bad.siblings[i] = bad.siblings[i].flipping(bit: i % 256)
+                #expect(throws: MerkleError.self) { try StateMap.verify(bad, key: key, root: root, hasher: hasher) }
+            }
+        }
+        // Absent keys prove absent; a proof for one key does not pass as another's membership.
+        for i in 0..<100 {
+            let absent = hasher.hash([UInt8(i), 0xee, 0xee])
+            let proof = try StateMap.prove(absent, source: map)
+            #expect(try StateMap.verify(proof, key: absent, root: root, hasher: hasher) == nil)
+        }
+        // Proofs stay short: about log2(keys) siblings.
+        let depths = keys.map { (try? StateMap.prove($0, source: map).siblings.count) ?? 0 }
+        #expect(depths.max()! < 30)
+    }
+
+    @Test func emptyMapAndNodeEncoding() throws {
+        let map = MemoryMapNodes()
+        let key = hasher.hash([1])
+        let proof = try StateMap.prove(key, source: map)
+        #expect(proof == MapProof(siblings: [], terminal: .empty))
+        #expect(try StateMap.verify(proof, key: key, root: StateMap.emptyRoot, hasher: hasher) == nil)
+        let leaf = MapNode.leaf(key: key, value: value(3, .revoke))
+        #expect(try MapNode(decoding: leaf.encoded()) == leaf)
+        let inner = MapNode.inner(left: key, right: .zero)
+        #expect(try MapNode(decoding: inner.encoded()) == inner)
+        for depth in [0, 1, 7, 8, 9, 255] {
+            var path = MapPath.root
+            for d in 0..<depth { path = path.child(StateMap.bit(key, d)) }
+            #expect(MapPath(storageKey: path.storageKey) == path)
+        }
+    }
+}
+
+/// A small deterministic random number generator for reproducible property tests.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
