@@ -37,8 +37,8 @@ public actor Ledger {
     public nonisolated let verifier: NoteVerifier
 
     private let signer: NoteSigner
-    private let pepperMAC: HMAC
-    private let hasher: Digest
+    let pepperMAC: HMAC
+    let hasher: Digest
     private let clock: @Sendable () -> Milliseconds
     private let maximumBatch: Int
     private let logger: Logger
@@ -49,7 +49,7 @@ public actor Ledger {
     private var lastRecordedAt: Milliseconds
     private var latestCheckpoint: String
     /// The last commit entry (every batch ends with one), nil for the empty log.
-    private var lastCommit: (index: Int64, header: CommitHeader)?
+    private(set) var lastCommit: (index: Int64, header: CommitHeader)?
     /// State-map nodes near the root, read by every batch: kept in memory, updated on write.
     private var mapTop: [MapPath: MapNode] = [:]
     private static let mapTopDepth = 10

@@ -7,7 +7,7 @@ extension ConsentLedgerCommand {
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Verify proofs offline, trusting only the log's verifier key (no data directory needed).",
-            subcommands: [Inclusion.self, Consistency.self])
+            subcommands: [Inclusion.self, Consistency.self, Bundle.self])
 
         /// Options every verify subcommand takes.
         struct Inputs: ParsableArguments {
@@ -68,4 +68,67 @@ extension ConsentLedgerCommand {
 struct VerifyOutput: Encodable {
     var valid: Bool
     var result: String
+}
+
+extension ConsentLedgerCommand.Verify {
+    struct Bundle: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Verify a consent proof bundle offline and print the decision it proves.")
+
+        @Argument(help: "The bundle written by `query --proof` (- for standard input).") var file: String
+        @Option(help: "The log's verifier key (name+keyid+base64), or a file holding it.") var key: String
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let bundle: ProofBundle
+            do { bundle = try JSONDecoder().decode(ProofBundle.self, from: Data(try readText(file).utf8)) } catch let error as DecodingError {
+                throw VerificationFailure("\(file) is not a proof bundle: \(error)")
+            }
+            let verified = try LogVerifier(verifierKey: readVerifierKey(key)).verify(bundle)
+            let view = VerifiedView(verified, bundle: bundle)
+            if output.json { try printJSON(view) } else { print(view.text) }
+        }
+    }
+}
+
+/// What `verify bundle` prints.
+struct VerifiedView: Encodable {
+    var valid = true
+    var decision: String
+    var subject: String
+    var sender: String
+    var port: String?
+    var purpose: String?
+    var at: String
+    var deciding: EventView?
+    var checkpointSize: Int64
+    var disclosedBodies: Int
+    var evidence: [String: String]?
+
+    init(_ v: VerifiedConsent, bundle: ProofBundle) {
+        decision = v.decision.rawValue
+        subject = bundle.question.subject
+        sender = bundle.question.sender
+        port = bundle.question.port
+        purpose = bundle.question.purpose
+        at = RFC3339.format(v.at)
+        deciding = v.deciding.map(EventView.init)
+        checkpointSize = v.checkpoint.size
+        disclosedBodies = v.bodies.count
+        if let d = v.deciding, let body = v.bodies[d.index] {
+            evidence = Dictionary(uniqueKeysWithValues: body.evidence.map { ($0.key.name, $0.value) })
+        }
+    }
+
+    var text: String {
+        var lines = ["OK: the bundle proves \(decision.uppercased()) for \(subject) and \(sender)\(port.map { " port \($0)" } ?? "")"
+            + "\(purpose.map { " purpose \($0)" } ?? "") at \(at), in the log's checkpoint of size \(checkpointSize)"]
+        if let d = deciding {
+            lines.append("  deciding event \(d.index): \(d.action) (\(d.scope)) via \(d.method), occurred \(d.occurredAt), recorded \(d.recordedAt)")
+        }
+        if let evidence {
+            for (k, v) in evidence.sorted(by: { $0.key < $1.key }) { lines.append("  evidence \(k): \(v)") }
+        }
+        return lines.joined(separator: "\n")
+    }
 }

@@ -1,0 +1,113 @@
+import ConsentCore
+import ConsentCrypto
+import ConsentVerifier
+
+/// The answer to a consent question, without a proof.
+public struct ConsentAnswer: Sendable, Equatable {
+    public var decision: ConsentDecision
+    public var deciding: DecidingEvent?
+    /// The time answered for: the question's, or the log's latest commit if that is earlier.
+    public var at: Milliseconds
+}
+
+extension Ledger {
+    /// The subject key of a number in this log.
+    public func subjectKey(of subject: PhoneNumber) -> (pepper: Hash, key: Hash) {
+        let pepper = pepperMAC.authenticate(Derivation.pepperMessage(e164: subject.e164))
+        return (pepper, Derivation.subjectKey(pepper: pepper, e164: subject.e164, hasher: hasher))
+    }
+
+    /// The log's latest commit time: the last moment the log has recorded (nil for the empty log).
+    public var latestCommitTime: Milliseconds? { lastCommit?.header.recordedAt }
+
+    /// Every consent event of `subject`, optionally only those of `sender` (global declines included),
+    /// in log order, among the first `size` entries.
+    public func history(of subject: PhoneNumber, sender: String? = nil, size: Int64? = nil) async throws -> [DecidingEvent] {
+        let (_, subjectKey) = subjectKey(of: subject)
+        let limit = size ?? self.size
+        return try await store.entries(forSubject: subjectKey).compactMap { entry in
+            guard entry.index < limit, case .consent(let h) = try EntryHeader(decoding: entry.header), h.subjectKey == subjectKey,
+                sender == nil || h.sender == sender || h.scope == .global
+            else { return nil }
+            return DecidingEvent(index: entry.index, header: h)
+        }
+    }
+
+    /// Answers a consent question from the subject's events (no proof). A question about a time
+    /// after the latest commit is answered as of the latest commit.
+    public func answer(_ question: ConsentQuestion) async throws -> ConsentAnswer {
+        let at = min(question.at, lastCommit?.header.recordedAt ?? question.at)
+        let (_, subjectKey) = subjectKey(of: question.subject)
+        let keys = question.stateKeys(subjectKey: subjectKey, hasher: hasher)
+        let events = try await history(of: question.subject, sender: question.sender)
+        let latest = keys.map { key in events.last { $0.header.recordedAt <= at && $0.header.stateKey(hasher: hasher) == key } }
+        let (decision, deciding) = ConsentDecision.decide(latest)
+        return ConsentAnswer(decision: decision, deciding: deciding, at: at)
+    }
+
+    /// Builds a proof bundle for a consent question, verifies it before returning it, and retries
+    /// if a batch committed while it was being read (the state map keeps only its latest version).
+    /// `includeBodies` discloses the bodies (number and evidence) of the events the proof uses.
+    public func proveConsent(_ question: ConsentQuestion, includeBodies: Bool) async throws -> ProofBundle {
+        var lastError: (any Error)?
+        for _ in 0..<5 {
+            let bundle = try await buildBundle(question, includeBodies: includeBodies)
+            do {
+                _ = try LogVerifier(key: verifier).verify(bundle)
+                return bundle
+            } catch {
+                lastError = error
+            }
+        }
+        throw LedgerError.corrupt("could not build a proof that verifies: \(lastError.map { "\($0)" } ?? "unknown")")
+    }
+
+    private func buildBundle(_ question: ConsentQuestion, includeBodies: Bool) async throws -> ProofBundle {
+        // A consistent view of the end of the log, taken without suspending.
+        let size = self.size
+        let note = self.checkpointNote
+        let commit = lastCommit
+        let at = min(question.at, commit?.header.recordedAt ?? question.at)
+        let (pepper, subjectKey) = subjectKey(of: question.subject)
+        let keys = question.stateKeys(subjectKey: subjectKey, hasher: hasher)
+        let events = try await history(of: question.subject, sender: question.sender, size: size)
+
+        var needed: Set<Int64> = []
+        var keyProofs: [ProofBundle.KeyProof] = []
+        var latest: [DecidingEvent?] = []
+        var mapKeys: [Int: Hash] = [:]
+        for (i, (scope, key)) in zip(question.coveringScopes, keys).enumerated() {
+            let ofKey = events.filter { $0.header.stateKey(hasher: hasher) == key }
+            let deciding = ofKey.last { $0.header.recordedAt <= at }
+            let successor = ofKey.first { $0.index > (deciding?.index ?? -1) }
+            if let d = deciding { needed.insert(d.index) }
+            if let s = successor { needed.insert(s.index) } else { mapKeys[i] = key }
+            keyProofs.append(ProofBundle.KeyProof(scope: scope.description, deciding: deciding?.index, successor: successor?.index, map: nil))
+            latest.append(deciding)
+        }
+        if !mapKeys.isEmpty, let commit {
+            needed.insert(commit.index)
+            let source = try await prefetchStoredMap(Set(mapKeys.values))
+            for (i, key) in mapKeys { keyProofs[i].map = .init(try StateMap.prove(key, source: source)) }
+        } else if !mapKeys.isEmpty {
+            for i in mapKeys.keys { keyProofs[i].map = .init(MapProof(siblings: [], terminal: .empty)) }
+        }
+        var entries: [ProofBundle.Entry] = []
+        for index in needed.sorted() {
+            guard let stored = try await store.entries(index..<index + 1).first else { throw LedgerError.notFound("entry \(index)") }
+            let proof = try await inclusionProof(index: index, size: size)
+            var disclosed: String?
+            if includeBodies, let body = stored.body, case .consent = try EntryHeader(decoding: stored.header) {
+                disclosed = Base64.encode(body)
+            }
+            entries.append(ProofBundle.Entry(index: index, header: Base64.encode(stored.header), inclusion: proof.proof, body: disclosed))
+        }
+        let (decision, deciding) = ConsentDecision.decide(latest)
+        return ProofBundle(
+            question: .init(
+                subject: question.subject.e164, sender: question.sender, port: question.port, purpose: question.purpose,
+                at: RFC3339.format(at), requestedAt: at < question.at ? RFC3339.format(question.at) : nil),
+            subjectPepper: pepper, checkpoint: note, stateCommit: mapKeys.isEmpty ? nil : commit?.index, entries: entries,
+            keys: keyProofs, decision: decision, deciding: deciding?.index)
+    }
+}
