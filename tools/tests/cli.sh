@@ -115,6 +115,44 @@ grep -q "entry 2: body" "$WORK/out" || die "check names the entry: $(cat "$WORK/
 "$BIN" check --data "$WORK/sm" | grep -q "^OK: 15 entries (14 events"
 ok
 
+# Consent questions, answered with proof bundles that verify offline.
+"$BIN" query --data "$D" --subject 13700137000 --sender s1 --port 10690001 --proof "$WORK/b1.json" --json > "$WORK/q1.json"
+grep -q '"decision":"refused"' "$WORK/q1.json" && grep -q '"maySend":false' "$WORK/q1.json" || die "query refused: $(cat "$WORK/q1.json")"
+"$BIN" verify bundle "$WORK/b1.json" --key "$WORK/vkey" --json | grep -q '"decision":"refused"' || die "verify bundle"
+"$BIN" query --data "$D" --subject 13900139002 --sender s1 --json | grep -q '"decision":"consented"' || die "query consented"
+"$BIN" query --data "$D" --subject 13900139002 --sender s9 --proof "$WORK/b2.json" --json | grep -q '"decision":"never-asked"' || die "never asked"
+"$BIN" verify bundle "$WORK/b2.json" --key "$WORK/vkey" | grep -q "NEVER-ASKED" || die "verify never asked"
+python3 -c 'import json,sys; b=json.load(open(sys.argv[1])); b["decision"]="consented"; json.dump(b, open(sys.argv[2],"w"))' "$WORK/b1.json" "$WORK/b1-bad.json"
+expect_fail "bundle with a changed decision" "$BIN" verify bundle "$WORK/b1-bad.json" --key "$WORK/vkey"
+grep -q "claims consented" "$WORK/err" || die "changed decision message: $(cat "$WORK/err")"
+expect_fail "bad question" "$BIN" query --data "$D" --subject 12345 --sender s1
+"$BIN" history --data "$D" --subject 13900139000 --json | python3 -c 'import json,sys; assert len(json.load(sys.stdin)) == 1' || die "history"
+ok
+# Every fixture bundle gets its verdict from the CLI too.
+python3 - "$ROOT/fixtures/bundles" "$BIN" <<'PY' || die "fixtures/bundles verdicts"
+import json, subprocess, sys
+d, binary = sys.argv[1], sys.argv[2]
+m = json.load(open(d + "/manifest.json"))
+for item in m["bundles"]:
+    r = subprocess.run([binary, "verify", "bundle", d + "/" + item["file"], "--key", m["verifierKey"], "--json"], capture_output=True, text=True)
+    if item["valid"]:
+        assert r.returncode == 0 and json.loads(r.stdout)["decision"] == item["decision"], (item, r.stdout, r.stderr)
+    else:
+        assert r.returncode != 0 and item["failure"] in r.stderr, (item, r.stderr)
+PY
+ok
+# The verifier depends only on the core and crypto modules.
+(cd "$ROOT" && swift package describe --type json) > "$WORK/describe.json" 2>/dev/null
+python3 - "$WORK/describe.json" <<'PY' || die "target graph"
+import json, sys
+targets = {t["name"]: t for t in json.load(open(sys.argv[1]))["targets"]}
+deps = lambda name: sorted(targets[name].get("target_dependencies", []) + targets[name].get("product_dependencies", []))
+assert deps("ConsentVerifier") == ["ConsentCore", "ConsentCrypto"], deps("ConsentVerifier")
+assert deps("ConsentCrypto") == ["COpenSSL", "ConsentCore"], deps("ConsentCrypto")
+assert deps("ConsentCore") == [], deps("ConsentCore")
+PY
+ok
+
 # The demo's embedded history is the fixture, byte for byte.
 python3 - "$ROOT" <<'PY' || die "Sources/consent-ledger/DemoHistory.swift differs from fixtures/demo-history.jsonl"
 import sys
