@@ -41,9 +41,12 @@ public struct MapPath: Hashable, Sendable {
     /// The child on `bit`'s side.
     public func child(_ bit: Int) -> MapPath {
         precondition(depth < 256, "no children below depth 256")
-        var bytes = prefix.bytes
-        if bit == 1 { bytes[depth / 8] |= 0x80 >> UInt8(depth % 8) }
-        return MapPath(depth: depth + 1, prefix: Hash(bytes: bytes)!)
+        var next = prefix
+        if bit == 1 {
+            let (byte, shift) = (depth / 8, UInt8(depth % 8))
+            withUnsafeMutableBytes(of: &next.words) { $0[byte] |= 0x80 >> shift }
+        }
+        return MapPath(depth: depth + 1, prefix: next)
     }
 
     /// A compact, unique byte string for storage: the depth, then the prefix bytes it uses.
@@ -150,22 +153,25 @@ public enum StateMap {
 
     /// H(0x02 ‖ key ‖ i64 index ‖ u8 action ‖ leaf hash).
     public static func leafHash(key: Hash, value: MapValue, hasher: some HashFunction) -> Hash {
-        var w = ByteWriter(capacity: 74)
-        w.u8(2)
-        w.hash(key)
-        w.i64(value.index)
-        w.u8(value.action.rawValue)
-        w.hash(value.leafHash)
-        return hasher.hash(w.bytes)
+        withUnsafeTemporaryAllocation(byteCount: 74, alignment: 8) { buffer in
+            buffer[0] = 2
+            key.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[1..<33]).copyMemory(from: $0) }
+            let index = UInt64(bitPattern: value.index)
+            for i in 0..<8 { buffer[33 + i] = UInt8(truncatingIfNeeded: index >> UInt64(56 - 8 * i)) }
+            buffer[41] = value.action.rawValue
+            value.leafHash.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[42..<74]).copyMemory(from: $0) }
+            return hasher.hash(UnsafeRawBufferPointer(buffer))
+        }
     }
 
     /// H(0x03 ‖ left ‖ right).
     public static func innerHash(_ left: Hash, _ right: Hash, hasher: some HashFunction) -> Hash {
-        var w = ByteWriter(capacity: 65)
-        w.u8(3)
-        w.hash(left)
-        w.hash(right)
-        return hasher.hash(w.bytes)
+        withUnsafeTemporaryAllocation(byteCount: 65, alignment: 8) { buffer in
+            buffer[0] = 3
+            left.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[1..<33]).copyMemory(from: $0) }
+            right.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[33..<65]).copyMemory(from: $0) }
+            return hasher.hash(UnsafeRawBufferPointer(buffer))
+        }
     }
 
     /// The state key of an event or query: H("consent-ledger/state-key/v1" ‖ 0x00 ‖ subject key ‖ scope),
