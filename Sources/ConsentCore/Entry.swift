@@ -65,7 +65,7 @@ public enum ConsentMethod: UInt8, Sendable, CaseIterable {
 }
 
 /// What a consent event covers.
-public enum Scope: Hashable, Sendable {
+public enum Scope: Hashable, Sendable, CustomStringConvertible {
     /// Every sender: a global decline (revocations only).
     case global
     /// The sender's whole relationship with the subject.
@@ -263,6 +263,7 @@ public enum EntryHeader: Equatable, Sendable {
             }
             try r.finish()
             guard EventValidator.isValidSenderID(sender) else { throw EntryError("invalid sender id in header") }
+            guard !(scope == .global && action == .grant) else { throw EntryError("a global scope is only for revocations") }
             self = .consent(
                 ConsentHeader(
                     previousLeafHash: previous, recordedAt: recordedAt, sender: sender, scope: scope,

@@ -1,6 +1,7 @@
 // The state map: an authenticated map from state key (subject, sender, scope) to the latest event
-// for that key, as a path-compressed binary Merkle trie over 256-bit keys (a sparse Merkle tree in
-// which a subtree holding a single key is represented by that key's leaf).
+// for that key, as a binary Merkle trie over 256-bit keys with compressed leaves (a sparse Merkle
+// tree in which a subtree holding a single key is represented by that key's leaf; inner nodes with
+// one empty child are kept, about 0.44 per key for random keys).
 //
 //   empty subtree   Hash.zero
 //   leaf            H(0x02 ‖ key ‖ i64 index ‖ u8 action ‖ leaf hash)

@@ -115,6 +115,9 @@ public struct EventValidator: Sendable {
         return (5...21).contains(utf8.count) && port.hasPrefix("106") && utf8.allSatisfy { $0 >= 48 && $0 <= 57 }
     }
 
+    /// True for a purpose: 1–64 of `[A-Za-z0-9._-]`.
+    public static func isValidPurpose(_ purpose: String) -> Bool { isToken(purpose, maxLength: 64) }
+
     static func isToken(_ s: String, maxLength: Int) -> Bool {
         let utf8 = Array(s.utf8)
         return (1...maxLength).contains(utf8.count)

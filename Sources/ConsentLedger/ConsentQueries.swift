@@ -49,8 +49,16 @@ extension Ledger {
     /// if a batch committed while it was being read (the state map keeps only its latest version).
     /// `includeBodies` discloses the bodies (number and evidence) of the events the proof uses.
     public func proveConsent(_ question: ConsentQuestion, includeBodies: Bool) async throws -> ProofBundle {
+        guard lastCommit != nil || !isWriter else {
+            throw LedgerError.invalidRequest("the log is empty: it bounds no time yet (record events or run `heartbeat` first)")
+        }
         var lastError: (any Error)?
         for _ in 0..<5 {
+            // A reader in another process than the writer catches up with the log first.
+            if !isWriter { try await refresh() }
+            guard lastCommit != nil else {
+                throw LedgerError.invalidRequest("the log is empty: it bounds no time yet (record events or run `heartbeat` first)")
+            }
             let bundle = try await buildBundle(question, includeBodies: includeBodies)
             do {
                 _ = try LogVerifier(key: verifier).verify(bundle)
@@ -89,8 +97,6 @@ extension Ledger {
             needed.insert(commit.index)
             let source = try await prefetchStoredMap(Set(mapKeys.values))
             for (i, key) in mapKeys { keyProofs[i].map = .init(try StateMap.prove(key, source: source)) }
-        } else if !mapKeys.isEmpty {
-            for i in mapKeys.keys { keyProofs[i].map = .init(MapProof(siblings: [], terminal: .empty)) }
         }
         var entries: [ProofBundle.Entry] = []
         for index in needed.sorted() {

@@ -45,6 +45,8 @@ extension Ledger {
         var pending: [Hash: MapValue] = [:]
         var batchEvents: UInt32 = 0
         var batchTime: Milliseconds?
+        var lastBatchTime: Milliseconds?
+        var pepperOf: [String: Hash] = [:]
         func checkCheckpoints() -> String? {
             while let next = checkpoints.first, next.size <= frontier.size {
                 checkpoints.removeFirst()
@@ -81,7 +83,18 @@ extension Ledger {
                 case .consent(let h):
                     if let body = entry.body {
                         guard hasher.hash(body) == h.bodyHash else { return fail("entry \(entry.index): body does not match its hash") }
+                        guard let decoded = try? ConsentBody(decoding: body),
+                            Derivation.subjectKey(pepper: decoded.pepper, e164: decoded.subject, hasher: hasher) == h.subjectKey
+                        else { return fail("entry \(entry.index): body does not open the header's subject key") }
+                        // One number, one subject key: a second pepper would hide events from lookups by number.
+                        if let known = pepperOf[decoded.subject], known != decoded.pepper {
+                            return fail("entry \(entry.index): the number has a different pepper than in earlier entries")
+                        }
+                        pepperOf[decoded.subject] = decoded.pepper
                         report.bodies += 1
+                    }
+                    if batchTime == nil, let lastBatchTime, h.recordedAt <= lastBatchTime {
+                        return fail("entry \(entry.index): a new batch must be recorded strictly later than the previous one")
                     }
                     let key = h.stateKey(hasher: hasher)
                     let expected = (pending[key] ?? latest[key]).map { KeyLink(index: $0.index, leafHash: $0.leafHash) }
@@ -93,6 +106,9 @@ extension Ledger {
                     report.events += 1
                     batchTime = h.recordedAt
                 case .commit(let c):
+                    if batchTime == nil, let lastBatchTime, c.recordedAt <= lastBatchTime {
+                        return fail("entry \(entry.index): a new batch must be recorded strictly later than the previous one")
+                    }
                     guard c.eventCount == batchEvents else {
                         return fail("entry \(entry.index): commit entry counts \(c.eventCount) events, the batch has \(batchEvents)")
                     }
@@ -103,6 +119,7 @@ extension Ledger {
                     pending = [:]
                     batchEvents = 0
                     batchTime = nil
+                    lastBatchTime = c.recordedAt
                     report.stateRoots += 1
                 }
                 frontier.append(leafHash: leaf, hasher: hasher)

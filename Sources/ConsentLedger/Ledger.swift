@@ -162,6 +162,25 @@ public actor Ledger {
     /// The number of entries.
     public var size: Int64 { frontier.size }
 
+    /// True when this instance holds the directory's writer lock.
+    var isWriter: Bool { lock != nil }
+
+    /// Reloads the end of the log from the store: for readers, while another process appends.
+    func refresh() async throws {
+        let head = try await store.head()
+        guard head.size != frontier.size else { return }
+        let peaks = try await store.readHashes(Merkle.treeHashIndexes(size: head.size))
+        frontier = try MerkleFrontier(size: head.size, peaks: peaks)
+        lastLeafHash = head.lastLeafHash
+        latestCheckpoint = head.checkpointNote
+        if let bytes = head.lastHeader, case .commit(let commit) = try EntryHeader(decoding: bytes) {
+            lastCommit = (head.size - 1, commit)
+            lastRecordedAt = commit.recordedAt
+        }
+        mapTop = [:]
+        try await loadMapTop()
+    }
+
     /// The newest signed checkpoint note.
     public var checkpointNote: String { latestCheckpoint }
 

@@ -23,12 +23,14 @@ public final class SQLiteStore: LedgerStore {
     /// Opens (creating if needed) the database at `path` and applies the migrations.
     public init(path: String) throws {
         var config = Configuration()
+        // Readers in other processes (query, check) wait for the writer's commit instead of failing.
+        config.busyMode = .timeout(10)
         config.prepareDatabase { db in
             // Appends touch state-map nodes all over the trie: keep the hot pages in memory (64 MiB).
             try db.execute(sql: "PRAGMA cache_size = -65536")
             guard !db.configuration.readonly else { return }
-            // Must precede the first table of a new database; a no-op afterwards.
-            try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+            // Must precede the first table of a new database (and would take a write lock afterwards).
+            if try Int.fetchOne(db, sql: "PRAGMA page_count") == 0 { try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL") }
             // Every commit is fsynced before it returns: acknowledged means durable.
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }

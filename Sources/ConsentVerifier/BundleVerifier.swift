@@ -80,9 +80,8 @@ extension LogVerifier {
             guard index == checkpoint.size - 1 else { throw fail("state commit \(index) is not the checkpoint's last entry (stale state root)") }
             guard at <= c.recordedAt else { throw fail("question time is after the state commit: the log cannot answer for it") }
             stateRoot = c.stateRoot
-        } else if checkpoint.size == 0 {
-            stateRoot = StateMap.emptyRoot
         }
+        guard checkpoint.size > 0 else { throw fail("the checkpoint is of the empty log: it bounds no time") }
 
         // Each covering key: the latest event at or before T, bounded by a successor or the map.
         let scopes = question.coveringScopes
@@ -126,8 +125,11 @@ extension LogVerifier {
             latest.append(deciding.map { DecidingEvent(index: $0.index, header: $0.header) })
         }
         let (decision, decidingEvent) = ConsentDecision.decide(latest)
-        guard decision == bundle.decision, decidingEvent?.index == bundle.deciding else {
+        guard decision == bundle.decision else {
             throw fail("the bundle claims \(bundle.decision.rawValue) but its evidence proves \(decision.rawValue)")
+        }
+        guard decidingEvent?.index == bundle.deciding else {
+            throw fail("the bundle names entry \(bundle.deciding.map(String.init) ?? "none") as deciding, its evidence entry \(decidingEvent.map { String($0.index) } ?? "none")")
         }
         return VerifiedConsent(decision: decision, deciding: decidingEvent, at: at, checkpoint: checkpoint, bodies: bodies)
     }

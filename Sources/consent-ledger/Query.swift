@@ -77,7 +77,11 @@ func makeQuestion(subject: String, sender: String, port: String?, purpose: Strin
     do { number = try PhoneNumber(normalizing: subject) } catch { throw ValidationError("--subject: \(error)") }
     guard EventValidator.isValidSenderID(sender) else { throw ValidationError("--sender: \"\(sender)\" is not a sender id") }
     if let port, !EventValidator.isValidPort(port) { throw ValidationError("--port: \"\(port)\" is not a 106 port") }
-    var time = await ledger.latestCommitTime ?? 0
+    if let purpose, !EventValidator.isValidPurpose(purpose) {
+        throw ValidationError("--purpose: \"\(purpose)\" is not a purpose (1-64 of A-Z a-z 0-9 . _ -)")
+    }
+    let latest = await ledger.latestCommitTime
+    var time = latest != nil ? latest! : await ledger.now
     if let at {
         guard let t = RFC3339.parse(at) else { throw ValidationError("--at: \"\(at)\" is not an RFC 3339 time") }
         time = t

@@ -84,7 +84,11 @@ extension ConsentLedgerCommand.Verify {
             do { bundle = try JSONDecoder().decode(ProofBundle.self, from: Data(try readText(file).utf8)) } catch let error as DecodingError {
                 throw VerificationFailure("\(file) is not a proof bundle: \(error)")
             }
-            let verified = try LogVerifier(verifierKey: readVerifierKey(key)).verify(bundle)
+            let verified: VerifiedConsent
+            do { verified = try LogVerifier(verifierKey: readVerifierKey(key)).verify(bundle) } catch {
+                if output.json { try printJSON(VerifyOutput(valid: false, result: "\(error)")) }
+                throw error
+            }
             let view = VerifiedView(verified, bundle: bundle)
             if output.json { try printJSON(view) } else { print(view.text) }
         }
@@ -101,6 +105,8 @@ struct VerifiedView: Encodable {
     var purpose: String?
     var at: String
     var deciding: EventView?
+    /// The time asked about, when the log could only prove the earlier `at` (its latest commit).
+    var requestedAt: String?
     var checkpointSize: Int64
     var disclosedBodies: Int
     var evidence: [String: String]?
@@ -112,6 +118,7 @@ struct VerifiedView: Encodable {
         port = bundle.question.port
         purpose = bundle.question.purpose
         at = RFC3339.format(v.at)
+        requestedAt = bundle.question.requestedAt
         deciding = v.deciding.map(EventView.init)
         checkpointSize = v.checkpoint.size
         disclosedBodies = v.bodies.count
@@ -123,6 +130,7 @@ struct VerifiedView: Encodable {
     var text: String {
         var lines = ["OK: the bundle proves \(decision.uppercased()) for \(subject) and \(sender)\(port.map { " port \($0)" } ?? "")"
             + "\(purpose.map { " purpose \($0)" } ?? "") at \(at), in the log's checkpoint of size \(checkpointSize)"]
+        if let requestedAt { lines.append("  (asked about \(requestedAt); the log's latest commit at the time of the proof was \(at))") }
         if let d = deciding {
             lines.append("  deciding event \(d.index): \(d.action) (\(d.scope)) via \(d.method), occurred \(d.occurredAt), recorded \(d.recordedAt)")
         }

@@ -126,6 +126,16 @@ import Testing
         }
     }
 
+    @Test func decoderRejectsGlobalGrants() throws {
+        let header = ConsentHeader(
+            previousLeafHash: .zero, recordedAt: 1, sender: "s", scope: .global, subjectKey: .zero, action: .grant, method: .api,
+            templateHash: nil, occurredAt: 1, bodyHash: .zero, idempotencyKeyHash: nil, keyPredecessor: nil)
+        #expect(throws: EntryError.self) { try EntryHeader(decoding: EntryHeader.consent(header).encoded()) }
+        var revoke = header
+        revoke.action = .revoke
+        #expect(try EntryHeader(decoding: EntryHeader.consent(revoke).encoded()) == .consent(revoke))
+    }
+
     /// Any single-byte change to an encoded header either fails to decode or changes the leaf hash
     /// and decodes to a different header (no two encodings of one header).
     @Test func everyByteChangeIsDetected() throws {

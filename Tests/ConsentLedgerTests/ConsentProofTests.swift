@@ -102,6 +102,30 @@ func randomEvent(_ rng: inout Mix) throws -> ValidatedEvent {
         #expect(decisions.count == 3)
     }
 
+    /// The empty log bounds no time: no bundle is built, and a bundle anchored in a size-0
+    /// checkpoint (which anyone can fetch) never verifies.
+    @Test func theEmptyLogProvesNothing() async throws {
+        let dir = TempDirectory()
+        let ledger = try await makeLedger(dir)
+        let question = ConsentQuestion(subject: try PhoneNumber(normalizing: "13800138000"), sender: "bank", at: 1_895_435_200_000)
+        await #expect(throws: LedgerError.self) { _ = try await ledger.proveConsent(question, includeBodies: false) }
+        let (pepper, _) = await ledger.subjectKey(of: question.subject)
+        let forged = ProofBundle(
+            question: .init(subject: "+8613800138000", sender: "bank", port: nil, purpose: nil, at: "2030-01-01T00:00:00.000Z"),
+            subjectPepper: pepper, checkpoint: await ledger.checkpointNote, stateCommit: nil, entries: [],
+            keys: [
+                .init(scope: "global", deciding: nil, successor: nil, map: .init(MapProof(siblings: [], terminal: .empty))),
+                .init(scope: "sender", deciding: nil, successor: nil, map: .init(MapProof(siblings: [], terminal: .empty))),
+            ], decision: .neverAsked, deciding: nil)
+        #expect(throws: VerificationFailure.self) { try LogVerifier(key: ledger.verifier).verify(forged) }
+        // After a heartbeat the log bounds time and never-asked is provable.
+        try await ledger.heartbeat()
+        var now = question
+        now.at = await ledger.latestCommitTime!
+        let bundle = try await ledger.proveConsent(now, includeBodies: false)
+        #expect(try LogVerifier(key: ledger.verifier).verify(bundle).decision == .neverAsked)
+    }
+
     /// Flipping any single byte of a small bundle either makes it fail verification or leaves the
     /// proved decision unchanged.
     @Test func everyByteFlipFailsOrProvesTheSame() async throws {

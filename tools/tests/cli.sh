@@ -128,6 +128,15 @@ grep -q "claims consented" "$WORK/err" || die "changed decision message: $(cat "
 expect_fail "bad question" "$BIN" query --data "$D" --subject 12345 --sender s1
 "$BIN" history --data "$D" --subject 13900139000 --json | python3 -c 'import json,sys; assert len(json.load(sys.stdin)) == 1' || die "history"
 ok
+# A reader in another process proves answers while a writer appends.
+( for i in $(seq 1 25); do "$BIN" record --data "$D" --sender s1 --subject "1390014$(printf %04d "$i")" --action grant > /dev/null; done ) &
+writer=$!
+for i in $(seq 1 8); do
+    "$BIN" query --data "$D" --subject 13700137000 --sender s1 --port 10690001 --proof "$WORK/c$i.json" > /dev/null || die "query during writes"
+    "$BIN" verify bundle "$WORK/c$i.json" --key "$WORK/vkey" > /dev/null || die "bundle made during writes"
+done
+wait "$writer"
+ok
 # Every fixture bundle gets its verdict from the CLI too.
 python3 - "$ROOT/fixtures/bundles" "$BIN" <<'PY' || die "fixtures/bundles verdicts"
 import json, subprocess, sys
