@@ -26,62 +26,30 @@ public struct MapValue: Equatable, Sendable, Codable {
     }
 }
 
-/// A node position: the first `depth` bits of a key (bits past `depth` are zero).
-public struct MapPath: Hashable, Sendable {
-    public let depth: Int
-    public let prefix: Hash
+/// The identifier of a stored map node; 0 means none (an empty subtree or the empty map).
+///
+/// Nodes are immutable: an update writes new nodes (copy on write along the updated paths) with
+/// fresh, increasing identifiers, so every earlier root stays readable and stores only ever append.
+public typealias MapNodeID = Int64
 
-    /// The root.
-    public static let root = MapPath(depth: 0, prefix: .zero)
-
-    init(depth: Int, prefix: Hash) {
-        self.depth = depth
-        self.prefix = prefix
-    }
-
-    /// The child on `bit`'s side.
-    public func child(_ bit: Int) -> MapPath {
-        precondition(depth < 256, "no children below depth 256")
-        var next = prefix
-        if bit == 1 {
-            let (byte, shift) = (depth / 8, UInt8(depth % 8))
-            withUnsafeMutableBytes(of: &next.words) { $0[byte] |= 0x80 >> shift }
-        }
-        return MapPath(depth: depth + 1, prefix: next)
-    }
-
-    /// A compact, unique byte string for storage: the depth, then the prefix bytes it uses.
-    public var storageKey: [UInt8] {
-        [UInt8(depth)] + prefix.bytes.prefix((depth + 7) / 8)
-    }
-
-    /// Inverse of ``storageKey``.
-    public init?(storageKey bytes: [UInt8]) {
-        guard let depth = bytes.first, bytes.count == 1 + (Int(depth) + 7) / 8 else { return nil }
-        var full = Array(bytes.dropFirst()) + [UInt8](repeating: 0, count: 32 - (bytes.count - 1))
-        if depth % 8 != 0 { full[Int(depth) / 8] &= 0xff << (8 - depth % 8) }
-        self.init(depth: Int(depth), prefix: Hash(bytes: full)!)
-    }
-}
-
-/// A stored node. Internal nodes keep their children's hashes, so walking a key's path reads one
-/// node per level and finds every sibling on the way.
+/// A stored node. Inner nodes keep their children's hashes and identifiers, so walking a key's
+/// path reads one node per level and finds every sibling on the way.
 public enum MapNode: Equatable, Sendable {
     case leaf(key: Hash, value: MapValue)
-    /// Children hashes; ``Hash/zero`` for an empty child.
-    case inner(left: Hash, right: Hash)
+    /// Children hashes (``Hash/zero`` for an empty child) and identifiers (0 for an empty child).
+    case inner(left: Hash, right: Hash, leftID: MapNodeID, rightID: MapNodeID)
 
-    /// The node's hash.
+    /// The node's hash (identifiers are storage details and not hashed).
     public func hash(_ hasher: some HashFunction) -> Hash {
         switch self {
         case .leaf(let key, let value): return StateMap.leafHash(key: key, value: value, hasher: hasher)
-        case .inner(let left, let right): return StateMap.innerHash(left, right, hasher: hasher)
+        case .inner(let left, let right, _, _): return StateMap.innerHash(left, right, hasher: hasher)
         }
     }
 
-    /// Storage encoding: 0x02 ‖ key ‖ index ‖ action ‖ leaf hash, or 0x03 ‖ left ‖ right.
+    /// Storage encoding: 0x02 ‖ key ‖ index ‖ action ‖ leaf hash, or 0x03 ‖ left ‖ right ‖ left id ‖ right id.
     public func encoded() -> [UInt8] {
-        var w = ByteWriter(capacity: 74)
+        var w = ByteWriter(capacity: 81)
         switch self {
         case .leaf(let key, let value):
             w.u8(2)
@@ -89,10 +57,12 @@ public enum MapNode: Equatable, Sendable {
             w.i64(value.index)
             w.u8(value.action.rawValue)
             w.hash(value.leafHash)
-        case .inner(let left, let right):
+        case .inner(let left, let right, let leftID, let rightID):
             w.u8(3)
             w.hash(left)
             w.hash(right)
+            w.i64(leftID)
+            w.i64(rightID)
         }
         return w.bytes
     }
@@ -108,7 +78,9 @@ public enum MapNode: Equatable, Sendable {
             guard let action = ConsentAction(rawValue: actionByte) else { throw EntryError("unknown action in map leaf") }
             self = .leaf(key: key, value: MapValue(index: index, action: action, leafHash: try r.hash()))
         case 3:
-            self = .inner(left: try r.hash(), right: try r.hash())
+            let left = try r.hash()
+            let right = try r.hash()
+            self = .inner(left: left, right: right, leftID: try r.i64(), rightID: try r.i64())
         case let tag:
             throw EntryError("unknown map node tag \(tag)")
         }
@@ -118,8 +90,16 @@ public enum MapNode: Equatable, Sendable {
 
 /// Reads stored map nodes (synchronously: callers prefetch what an operation needs).
 public protocol MapNodeSource {
-    /// The node at `path`, or nil when that subtree is empty or lies below a leaf.
-    func node(at path: MapPath) throws -> MapNode?
+    /// The node with identifier `id`; throws when it is not available.
+    func node(_ id: MapNodeID) throws -> MapNode
+}
+
+/// The result of a map update: the new root and the nodes to store.
+public struct MapUpdate: Sendable {
+    public var root: Hash
+    public var rootID: MapNodeID
+    /// New nodes, identifiers increasing from the `nextID` the update was given.
+    public var nodes: [(id: MapNodeID, node: MapNode)]
 }
 
 /// What a map proof ends in: the key's own leaf, another key's leaf that occupies the key's
@@ -197,50 +177,45 @@ public enum StateMap {
         return hasher.hash(w.bytes)
     }
 
-    /// The paths a lookup of `key` visits, given the nodes read so far; nil once the walk has ended.
-    /// Used to prefetch level by level: ask for `nextPath`, read it, ask again.
-    public static func nextPath(for key: Hash, after path: MapPath, node: MapNode?) -> MapPath? {
-        guard case .inner(let left, let right) = node else { return nil }
-        let b = bit(key, path.depth)
-        return (b == 0 ? left : right) == .zero ? nil : path.child(b)
+    /// The next node a lookup of `key` reads after `node` at `depth`, or nil when the walk ends
+    /// there. Used to prefetch level by level.
+    public static func nextNode(for key: Hash, depth: Int, node: MapNode) -> MapNodeID? {
+        guard case .inner(_, _, let leftID, let rightID) = node else { return nil }
+        let child = bit(key, depth) == 0 ? leftID : rightID
+        return child == 0 ? nil : child
     }
 
-    /// The value stored for `key`, or nil.
-    public static func lookup(_ key: Hash, source: some MapNodeSource) throws -> MapValue? {
-        var path = MapPath.root
-        var node = try source.node(at: path)
-        while true {
-            switch node {
-            case nil: return nil
-            case .leaf(let k, let value)?: return k == key ? value : nil
-            case .inner?:
-                guard let next = nextPath(for: key, after: path, node: node) else { return nil }
-                path = next
-                node = try source.node(at: path)
-                guard node != nil else { throw EntryError("state map is missing the node at depth \(path.depth)") }
-            }
+    /// The value stored for `key` in the map whose root node is `rootID`, or nil.
+    public static func lookup(_ key: Hash, rootID: MapNodeID, source: some MapNodeSource) throws -> MapValue? {
+        var id = rootID
+        var depth = 0
+        while id != 0 {
+            let node = try source.node(id)
+            if case .leaf(let k, let value) = node { return k == key ? value : nil }
+            guard let next = nextNode(for: key, depth: depth, node: node) else { return nil }
+            id = next
+            depth += 1
         }
+        return nil
     }
 
     /// A membership or absence proof for `key`; one node read per level.
-    public static func prove(_ key: Hash, source: some MapNodeSource) throws -> MapProof {
+    public static func prove(_ key: Hash, rootID: MapNodeID, source: some MapNodeSource) throws -> MapProof {
         var siblings: [Hash] = []
-        var path = MapPath.root
-        var node = try source.node(at: path)
-        while true {
-            switch node {
-            case nil: return MapProof(siblings: siblings, terminal: .empty)
-            case .leaf(let k, let value)?: return MapProof(siblings: siblings, terminal: .leaf(key: k, value: value))
-            case .inner(let left, let right)?:
-                let b = bit(key, path.depth)
+        var id = rootID
+        var depth = 0
+        while id != 0 {
+            switch try source.node(id) {
+            case .leaf(let k, let value):
+                return MapProof(siblings: siblings, terminal: .leaf(key: k, value: value))
+            case .inner(let left, let right, let leftID, let rightID):
+                let b = bit(key, depth)
                 siblings.append(b == 0 ? right : left)
-                let child = b == 0 ? left : right
-                path = path.child(b)
-                if child == .zero { return MapProof(siblings: siblings, terminal: .empty) }
-                node = try source.node(at: path)
-                guard node != nil else { throw EntryError("state map is missing the node at depth \(path.depth)") }
+                id = b == 0 ? leftID : rightID
+                depth += 1
             }
         }
+        return MapProof(siblings: siblings, terminal: .empty)
     }
 
     /// Checks `proof` for `key` against `root` and returns the key's value, or nil when the proof
@@ -268,101 +243,95 @@ public enum StateMap {
         return value
     }
 
-    /// Applies `updates` (any order; a key given twice keeps its last value) to the map whose nodes
-    /// `source` reads, and returns the new root and the nodes to write. Every node the update reads
-    /// lies on the path of an updated key (see ``nextPath(for:after:node:)`` to prefetch them).
+    /// Applies `updates` (any order; a key given twice keeps its last value) to the map whose root
+    /// node is `rootID` (0 for the empty map). Returns the new root and the new nodes, numbered from
+    /// `nextID`; existing nodes are never changed. Every node read lies on an updated key's path.
     public static func update(
-        _ updates: [(key: Hash, value: MapValue)], source: some MapNodeSource, hasher: some HashFunction
-    ) throws -> (root: Hash, writes: [MapPath: MapNode]) {
+        _ updates: [(key: Hash, value: MapValue)], rootID: MapNodeID, source: some MapNodeSource, nextID: MapNodeID,
+        hasher: some HashFunction
+    ) throws -> MapUpdate {
         var latest: [Hash: MapValue] = [:]
         for u in updates { latest[u.key] = u.value }
         let sorted = latest.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }
-        var writes: [MapPath: MapNode] = [:]
-        let current = try source.node(at: .root)
-        if sorted.isEmpty { return (current?.hash(hasher) ?? emptyRoot, [:]) }
-        let root = try apply(sorted[...], at: .root, current: current, source: source, hasher: hasher, writes: &writes)
-        return (root, writes)
+        if sorted.isEmpty {
+            return MapUpdate(root: rootID == 0 ? emptyRoot : try source.node(rootID).hash(hasher), rootID: rootID, nodes: [])
+        }
+        var writer = NodeWriter(nextID: nextID)
+        let (root, id) = try apply(sorted[...], depth: 0, current: rootID, source: source, hasher: hasher, writer: &writer)
+        return MapUpdate(root: root, rootID: id, nodes: writer.nodes)
+    }
+
+    /// Collects new nodes and numbers them.
+    struct NodeWriter {
+        var nextID: MapNodeID
+        var nodes: [(id: MapNodeID, node: MapNode)] = []
+
+        mutating func add(_ node: MapNode, _ hasher: some HashFunction) -> (Hash, MapNodeID) {
+            let id = nextID
+            nextID += 1
+            nodes.append((id, node))
+            return (node.hash(hasher), id)
+        }
     }
 
     private static func apply(
-        _ updates: ArraySlice<(key: Hash, value: MapValue)>, at path: MapPath, current: MapNode?, source: some MapNodeSource,
-        hasher: some HashFunction, writes: inout [MapPath: MapNode]
-    ) throws -> Hash {
-        switch current {
-        case nil:
-            return build(updates, at: path, hasher: hasher, writes: &writes)
-        case .leaf(let key, let value)?:
+        _ updates: ArraySlice<(key: Hash, value: MapValue)>, depth: Int, current: MapNodeID, source: some MapNodeSource,
+        hasher: some HashFunction, writer: inout NodeWriter
+    ) throws -> (Hash, MapNodeID) {
+        if current == 0 { return build(updates, depth: depth, hasher: hasher, writer: &writer) }
+        switch try source.node(current) {
+        case .leaf(let key, let value):
             var all = Array(updates)
             if !all.contains(where: { $0.key == key }) {
                 all.append((key, value))
                 all.sort { $0.key < $1.key }
             }
-            return build(all[...], at: path, hasher: hasher, writes: &writes)
-        case .inner(let left, let right)?:
-            let split = updates.firstIndex { bit($0.key, path.depth) == 1 } ?? updates.endIndex
-            var newLeft = left
-            var newRight = right
+            return build(all[...], depth: depth, hasher: hasher, writer: &writer)
+        case .inner(var left, var right, var leftID, var rightID):
+            let split = updates.firstIndex { bit($0.key, depth) == 1 } ?? updates.endIndex
             if split > updates.startIndex {
-                let child = path.child(0)
-                let node = left == .zero ? nil : try required(source, child)
-                newLeft = try apply(updates[..<split], at: child, current: node, source: source, hasher: hasher, writes: &writes)
+                (left, leftID) = try apply(updates[..<split], depth: depth + 1, current: leftID, source: source, hasher: hasher, writer: &writer)
             }
             if split < updates.endIndex {
-                let child = path.child(1)
-                let node = right == .zero ? nil : try required(source, child)
-                newRight = try apply(updates[split...], at: child, current: node, source: source, hasher: hasher, writes: &writes)
+                (right, rightID) = try apply(updates[split...], depth: depth + 1, current: rightID, source: source, hasher: hasher, writer: &writer)
             }
-            let node = MapNode.inner(left: newLeft, right: newRight)
-            writes[path] = node
-            return node.hash(hasher)
+            return writer.add(.inner(left: left, right: right, leftID: leftID, rightID: rightID), hasher)
         }
     }
 
-    private static func required(_ source: some MapNodeSource, _ path: MapPath) throws -> MapNode {
-        guard let node = try source.node(at: path) else { throw EntryError("state map is missing the node at depth \(path.depth)") }
-        return node
-    }
-
-    /// Builds the subtree for `entries` (sorted, unique, all sharing `path`'s prefix) where nothing was stored.
+    /// Builds the subtree for `entries` (sorted, unique, sharing the first `depth` bits) from nothing.
     private static func build(
-        _ entries: ArraySlice<(key: Hash, value: MapValue)>, at path: MapPath, hasher: some HashFunction,
-        writes: inout [MapPath: MapNode]
-    ) -> Hash {
-        if entries.count == 1 {
-            let node = MapNode.leaf(key: entries.first!.key, value: entries.first!.value)
-            writes[path] = node
-            return node.hash(hasher)
-        }
-        let split = entries.firstIndex { bit($0.key, path.depth) == 1 } ?? entries.endIndex
-        let left = split > entries.startIndex ? build(entries[..<split], at: path.child(0), hasher: hasher, writes: &writes) : .zero
-        let right = split < entries.endIndex ? build(entries[split...], at: path.child(1), hasher: hasher, writes: &writes) : .zero
-        let node = MapNode.inner(left: left, right: right)
-        writes[path] = node
-        return node.hash(hasher)
-    }
-}
-
-/// A ``MapNodeSource`` over a dictionary, overlaid on another source: what an update writes.
-public struct MapNodeOverlay<Base: MapNodeSource>: MapNodeSource {
-    public var writes: [MapPath: MapNode]
-    public let base: Base
-
-    public init(base: Base, writes: [MapPath: MapNode] = [:]) {
-        self.base = base
-        self.writes = writes
-    }
-
-    public func node(at path: MapPath) throws -> MapNode? {
-        if let node = writes[path] { return node }
-        return try base.node(at: path)
+        _ entries: ArraySlice<(key: Hash, value: MapValue)>, depth: Int, hasher: some HashFunction, writer: inout NodeWriter
+    ) -> (Hash, MapNodeID) {
+        if entries.count == 1 { return writer.add(.leaf(key: entries.first!.key, value: entries.first!.value), hasher) }
+        let split = entries.firstIndex { bit($0.key, depth) == 1 } ?? entries.endIndex
+        let (left, leftID) = split > entries.startIndex ? build(entries[..<split], depth: depth + 1, hasher: hasher, writer: &writer) : (.zero, 0)
+        let (right, rightID) = split < entries.endIndex ? build(entries[split...], depth: depth + 1, hasher: hasher, writer: &writer) : (.zero, 0)
+        return writer.add(.inner(left: left, right: right, leftID: leftID, rightID: rightID), hasher)
     }
 }
 
 /// An in-memory map node store (tests, auditors replaying a log).
 public final class MemoryMapNodes: MapNodeSource {
-    public private(set) var nodes: [MapPath: MapNode] = [:]
+    public private(set) var nodes: [MapNodeID: MapNode] = [:]
+    /// The current root node (0 for the empty map).
+    public private(set) var rootID: MapNodeID = 0
+    private var next: MapNodeID = 1
+
     public init() {}
-    public func node(at path: MapPath) throws -> MapNode? { nodes[path] }
-    /// Stores the writes of an update.
-    public func apply(_ writes: [MapPath: MapNode]) { nodes.merge(writes) { _, new in new } }
+
+    public func node(_ id: MapNodeID) throws -> MapNode {
+        guard let node = nodes[id] else { throw EntryError("state map node \(id) is missing") }
+        return node
+    }
+
+    /// Applies `updates` and keeps the result.
+    @discardableResult
+    public func update(_ updates: [(key: Hash, value: MapValue)], hasher: some HashFunction) throws -> Hash {
+        let result = try StateMap.update(updates, rootID: rootID, source: self, nextID: next, hasher: hasher)
+        for (id, node) in result.nodes { nodes[id] = node }
+        next += Int64(result.nodes.count)
+        rootID = result.rootID
+        return result.root
+    }
 }

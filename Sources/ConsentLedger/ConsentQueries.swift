@@ -95,8 +95,10 @@ extension Ledger {
         }
         if !mapKeys.isEmpty, let commit {
             needed.insert(commit.index)
-            let source = try await prefetchStoredMap(Set(mapKeys.values))
-            for (i, key) in mapKeys { keyProofs[i].map = .init(try StateMap.prove(key, source: source)) }
+            // The map as it was at this checkpoint: nodes are never rewritten, so old roots stay readable.
+            guard let rootID = try await store.mapRoot(size: size) else { throw LedgerError.corrupt("no state-map root at size \(size)") }
+            let source = try await prefetchStoredMap(Set(mapKeys.values), rootID: rootID)
+            for (i, key) in mapKeys { keyProofs[i].map = .init(try StateMap.prove(key, rootID: rootID, source: source)) }
         }
         var entries: [ProofBundle.Entry] = []
         for index in needed.sorted() {

@@ -112,8 +112,7 @@ extension Ledger {
                     guard c.eventCount == batchEvents else {
                         return fail("entry \(entry.index): commit entry counts \(c.eventCount) events, the batch has \(batchEvents)")
                     }
-                    let (root, writes) = try StateMap.update(pending.map { ($0.key, $0.value) }, source: map, hasher: hasher)
-                    map.apply(writes)
+                    let root = try map.update(pending.map { ($0.key, $0.value) }, hasher: hasher)
                     guard root == c.stateRoot else { return fail("entry \(entry.index): state root does not match the replayed state map") }
                     latest.merge(pending) { _, new in new }
                     pending = [:]
@@ -136,8 +135,9 @@ extension Ledger {
         let stored = try await store.readHashes(Merkle.treeHashIndexes(size: head.size))
         guard stored == frontier.peaks else { return fail("stored Merkle hashes disagree with the entries") }
         // So must the stored state map: spot-check every key's latest value through the store.
-        let source = try await prefetchStoredMap(Set(latest.keys))
-        for (key, value) in latest where try StateMap.lookup(key, source: source) != value {
+        let rootID = head.mapRootID
+        let source = try await prefetchStoredMap(Set(latest.keys), rootID: rootID)
+        for (key, value) in latest where try StateMap.lookup(key, rootID: rootID, source: source) != value {
             return fail("the stored state map disagrees with the replay for a state key")
         }
         return report
@@ -145,16 +145,19 @@ extension Ledger {
 }
 
 extension Ledger {
-    /// Reads from the store every map node on the paths of `keys` (no in-memory cache).
-    nonisolated func prefetchStoredMap(_ keys: Set<Hash>) async throws -> some MapNodeSource {
-        var nodes: [MapPath: MapNode] = [:]
-        var walks = keys.map { (key: $0, path: MapPath.root) }
+    /// Reads from the store every map node on the paths of `keys` in the map rooted at `rootID`.
+    nonisolated func prefetchStoredMap(_ keys: Set<Hash>, rootID: MapNodeID) async throws -> PrefetchedMapNodes {
+        var nodes: [MapNodeID: MapNode] = [:]
+        var walks = rootID == 0 ? [] : keys.map { (key: $0, id: rootID) }
+        var depth = 0
         while !walks.isEmpty {
-            let missing = Set(walks.map(\.path)).filter { nodes[$0] == nil }
+            let missing = Set(walks.map(\.id)).filter { nodes[$0] == nil }
             nodes.merge(try await store.mapNodes(Array(missing))) { _, new in new }
-            walks = walks.compactMap { walk in
-                StateMap.nextPath(for: walk.key, after: walk.path, node: nodes[walk.path]).map { (walk.key, $0) }
+            walks = try walks.compactMap { walk in
+                guard let node = nodes[walk.id] else { throw LedgerError.corrupt("state map node \(walk.id) is missing") }
+                return StateMap.nextNode(for: walk.key, depth: depth, node: node).map { (walk.key, $0) }
             }
+            depth += 1
         }
         return PrefetchedMapNodes(nodes: nodes)
     }

@@ -17,8 +17,31 @@ public struct AppendReceipt: Sendable, Equatable, Codable {
 
 /// Map nodes read ahead of an operation; a path that is not here is empty.
 struct PrefetchedMapNodes: MapNodeSource {
-    let nodes: [MapPath: MapNode]
-    func node(at path: MapPath) throws -> MapNode? { nodes[path] }
+    let nodes: [MapNodeID: MapNode]
+    func node(_ id: MapNodeID) throws -> MapNode {
+        guard let node = nodes[id] else { throw LedgerError.corrupt("state map node \(id) is missing") }
+        return node
+    }
+}
+
+/// Map nodes written or read recently, in two generations: when the young one is full it becomes
+/// the old one. The nodes near the root, rewritten by every batch, always stay.
+struct MapNodeCache {
+    private var young: [MapNodeID: MapNode] = [:]
+    private var old: [MapNodeID: MapNode] = [:]
+    let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    subscript(id: MapNodeID) -> MapNode? { young[id] ?? old[id] }
+
+    mutating func insert(_ id: MapNodeID, _ node: MapNode) {
+        if young.count >= capacity / 2 {
+            old = young
+            young = [:]
+        }
+        young[id] = node
+    }
 }
 
 /// The wall clock in milliseconds since the epoch.
@@ -50,9 +73,11 @@ public actor Ledger {
     private var latestCheckpoint: String
     /// The last commit entry (every batch ends with one), nil for the empty log.
     private(set) var lastCommit: (index: Int64, header: CommitHeader)?
-    /// State-map nodes near the root, read by every batch: kept in memory, updated on write.
-    private var mapTop: [MapPath: MapNode] = [:]
-    private static let mapTopDepth = 10
+    /// The state map's root node and the next free node identifier.
+    private(set) var mapRootID: MapNodeID = 0
+    private var nextMapNodeID: MapNodeID = 1
+    /// Recently written or read map nodes (about 150 bytes each).
+    private var mapCache = MapNodeCache(capacity: 1 << 20)
 
     private struct Pending {
         var events: [ValidatedEvent]
@@ -115,7 +140,7 @@ public actor Ledger {
             clock: clock, maximumBatch: maximumBatch, logger: logger, lock: lock, frontier: frontier,
             lastLeafHash: head.lastLeafHash, lastRecordedAt: lastRecordedAt, latestCheckpoint: head.checkpointNote,
             lastCommit: lastCommit)
-        try await ledger.loadMapTop()
+        try await ledger.loadMapRoot(head)
         return ledger
     }
 
@@ -142,18 +167,18 @@ public actor Ledger {
         self.lastCommit = lastCommit
     }
 
-    /// Reads the top levels of the state map into memory and checks the root against the last commit entry.
-    private func loadMapTop() async throws {
-        var level = [MapPath.root]
-        for _ in 0...Ledger.mapTopDepth where !level.isEmpty {
-            let nodes = try await store.mapNodes(level)
-            mapTop.merge(nodes) { _, new in new }
-            level = nodes.flatMap { path, node -> [MapPath] in
-                guard case .inner(let left, let right) = node else { return [] }
-                return (left == .zero ? [] : [path.child(0)]) + (right == .zero ? [] : [path.child(1)])
+    /// Reads the state map's root and checks it against the last commit entry.
+    private func loadMapRoot(_ head: StoreHead) async throws {
+        mapRootID = head.mapRootID
+        nextMapNodeID = head.nextMapNodeID
+        var root = StateMap.emptyRoot
+        if mapRootID != 0 {
+            guard let node = try await store.mapNodes([mapRootID])[mapRootID] else {
+                throw LedgerError.corrupt("the state map's root node \(mapRootID) is missing")
             }
+            mapCache.insert(mapRootID, node)
+            root = node.hash(hasher)
         }
-        let root = mapTop[.root]?.hash(hasher) ?? StateMap.emptyRoot
         guard root == (lastCommit?.header.stateRoot ?? StateMap.emptyRoot) else {
             throw LedgerError.corrupt("the stored state map does not match the last commit entry's state root")
         }
@@ -177,8 +202,8 @@ public actor Ledger {
             lastCommit = (head.size - 1, commit)
             lastRecordedAt = commit.recordedAt
         }
-        mapTop = [:]
-        try await loadMapTop()
+        mapCache = MapNodeCache(capacity: mapCache.capacity)
+        try await loadMapRoot(head)
     }
 
     /// The newest signed checkpoint note.
@@ -296,7 +321,7 @@ public actor Ledger {
                 }
                 let predecessor: MapValue?
                 do {
-                    predecessor = try requestLatest[k.state] ?? latestInBatch[k.state] ?? StateMap.lookup(k.state, source: mapSource)
+                    predecessor = try requestLatest[k.state] ?? latestInBatch[k.state] ?? StateMap.lookup(k.state, rootID: mapRootID, source: mapSource)
                 } catch {
                     return requests.map { _ in .failure(error) }
                 }
@@ -348,7 +373,9 @@ public actor Ledger {
         mapUpdates: [Hash: MapValue], mapSource: PrefetchedMapNodes
     ) async throws {
         var frontier = frontier
-        let (stateRoot, mapWrites) = try StateMap.update(mapUpdates.map { ($0.key, $0.value) }, source: mapSource, hasher: hasher)
+        let map = try StateMap.update(
+            mapUpdates.map { ($0.key, $0.value) }, rootID: mapRootID, source: mapSource, nextID: nextMapNodeID, hasher: hasher)
+        let stateRoot = map.root
         let commitHeader = CommitHeader(previousLeafHash: previous, recordedAt: recordedAt, stateRoot: stateRoot, eventCount: eventCount)
         let commitBytes = EntryHeader.commit(commitHeader).encoded()
         let commitLeaf = hasher.leafHash(commitBytes)
@@ -357,34 +384,51 @@ public actor Ledger {
         let all = entries + [NewEntry(header: commitBytes, storedHashes: stored, body: nil, idempotencyKeyHash: nil, subjectKey: nil)]
         let checkpoint = Checkpoint(origin: parameters.origin, size: frontier.size, rootHash: frontier.root(hasher: hasher))
         let note = try signer.sign(checkpoint.text).serialized
-        try await store.commit(CommitBatch(firstIndex: self.frontier.size, entries: all, checkpointNote: note, mapWrites: mapWrites))
+        try await store.commit(
+            CommitBatch(firstIndex: self.frontier.size, entries: all, checkpointNote: note, mapNodes: map.nodes, mapRootID: map.rootID))
         self.frontier = frontier
         self.lastLeafHash = commitLeaf
         self.lastRecordedAt = recordedAt
         self.latestCheckpoint = note
         self.lastCommit = (commitIndex, commitHeader)
-        for (path, node) in mapWrites where path.depth <= Ledger.mapTopDepth { mapTop[path] = node }
+        mapRootID = map.rootID
+        nextMapNodeID += Int64(map.nodes.count)
+        for (id, node) in map.nodes { mapCache.insert(id, node) }
     }
 
     /// Appends a batch with no events: a commit entry that moves the log's clock forward, so that an
     /// idle log still bounds every time up to now (a heartbeat).
     public func heartbeat() async throws {
-        let empty = PrefetchedMapNodes(nodes: mapTop)
+        let empty = try await prefetchMapPaths([])
         try await seal(
             entries: [], frontier: frontier, previous: lastLeafHash, recordedAt: max(clock(), lastRecordedAt + 1), eventCount: 0,
             mapUpdates: [:], mapSource: empty)
     }
 
-    /// Reads, level by level, every stored map node on the paths of `keys`.
+    /// Reads, level by level, every map node on the paths of `keys` (and the root), from the cache
+    /// or the store.
     func prefetchMapPaths(_ keys: Set<Hash>) async throws -> PrefetchedMapNodes {
-        var nodes = mapTop
-        var walks = keys.map { (key: $0, path: MapPath.root) }
+        var nodes: [MapNodeID: MapNode] = [:]
+        var walks = mapRootID == 0 ? [] : (keys.isEmpty ? [(key: Hash.zero, id: mapRootID)] : keys.map { (key: $0, id: mapRootID) })
+        var depth = 0
         while !walks.isEmpty {
-            let missing = Set(walks.map(\.path)).filter { nodes[$0] == nil && $0.depth > Ledger.mapTopDepth }
-            if !missing.isEmpty { nodes.merge(try await store.mapNodes(Array(missing))) { _, new in new } }
-            walks = walks.compactMap { walk in
-                StateMap.nextPath(for: walk.key, after: walk.path, node: nodes[walk.path]).map { (walk.key, $0) }
+            var missing: Set<MapNodeID> = []
+            for walk in walks where nodes[walk.id] == nil {
+                if let cached = mapCache[walk.id] { nodes[walk.id] = cached } else { missing.insert(walk.id) }
             }
+            if !missing.isEmpty {
+                let read = try await store.mapNodes(Array(missing))
+                for (id, node) in read {
+                    nodes[id] = node
+                    mapCache.insert(id, node)
+                }
+            }
+            if keys.isEmpty { break }
+            walks = try walks.compactMap { walk in
+                guard let node = nodes[walk.id] else { throw LedgerError.corrupt("state map node \(walk.id) is missing") }
+                return StateMap.nextNode(for: walk.key, depth: depth, node: node).map { (walk.key, $0) }
+            }
+            depth += 1
         }
         return PrefetchedMapNodes(nodes: nodes)
     }

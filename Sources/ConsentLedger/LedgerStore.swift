@@ -45,14 +45,20 @@ public struct CommitBatch: Sendable {
     public var entries: [NewEntry]
     /// The signed checkpoint note for the tree after this batch.
     public var checkpointNote: String
-    /// State-map nodes to write (insert or replace).
-    public var mapWrites: [MapPath: MapNode]
+    /// New state-map nodes (identifiers above every stored one; nodes are never rewritten).
+    public var mapNodes: [(id: MapNodeID, node: MapNode)]
+    /// The state map's root node after the batch (0 for the empty map).
+    public var mapRootID: MapNodeID
 
-    public init(firstIndex: Int64, entries: [NewEntry], checkpointNote: String, mapWrites: [MapPath: MapNode] = [:]) {
+    public init(
+        firstIndex: Int64, entries: [NewEntry], checkpointNote: String, mapNodes: [(id: MapNodeID, node: MapNode)] = [],
+        mapRootID: MapNodeID = 0
+    ) {
         self.firstIndex = firstIndex
         self.entries = entries
         self.checkpointNote = checkpointNote
-        self.mapWrites = mapWrites
+        self.mapNodes = mapNodes
+        self.mapRootID = mapRootID
     }
 
     /// The tree size after the batch.
@@ -84,12 +90,21 @@ public struct StoreHead: Sendable, Equatable {
     public var lastLeafHash: Hash
     /// The newest signed checkpoint note.
     public var checkpointNote: String
+    /// The state map's current root node (0 for the empty map).
+    public var mapRootID: MapNodeID
+    /// One above the highest stored map node identifier.
+    public var nextMapNodeID: MapNodeID
 
-    public init(size: Int64, lastHeader: [UInt8]?, lastLeafHash: Hash, checkpointNote: String) {
+    public init(
+        size: Int64, lastHeader: [UInt8]?, lastLeafHash: Hash, checkpointNote: String, mapRootID: MapNodeID = 0,
+        nextMapNodeID: MapNodeID = 1
+    ) {
         self.size = size
         self.lastHeader = lastHeader
         self.lastLeafHash = lastLeafHash
         self.checkpointNote = checkpointNote
+        self.mapRootID = mapRootID
+        self.nextMapNodeID = nextMapNodeID
     }
 }
 
@@ -142,8 +157,10 @@ public protocol LedgerStore: Sendable {
     /// Entries that may belong to a subject (an index on part of the subject key: callers filter
     /// on the decoded header), in log order.
     func entries(forSubject subjectKey: Hash) async throws -> [StoredEntry]
-    /// The stored state-map nodes at `paths` (absent paths are left out).
-    func mapNodes(_ paths: [MapPath]) async throws -> [MapPath: MapNode]
+    /// The stored state-map nodes with these identifiers (unknown ones are left out).
+    func mapNodes(_ ids: [MapNodeID]) async throws -> [MapNodeID: MapNode]
+    /// The state map's root node after the batch that ended at tree size `size`, if one did.
+    func mapRoot(size: Int64) async throws -> MapNodeID?
     /// Every checkpoint signed at a size in `sizes`, by size.
     func checkpoints(_ sizes: ClosedRange<Int64>) async throws -> [(size: Int64, note: String)]
 }

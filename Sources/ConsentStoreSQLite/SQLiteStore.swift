@@ -54,7 +54,8 @@ public final class SQLiteStore: LedgerStore {
                     );
                     CREATE UNIQUE INDEX entries_idempotency ON entries(idempotency) WHERE idempotency IS NOT NULL;
                     CREATE INDEX entries_subject ON entries(subject) WHERE subject IS NOT NULL;
-                    CREATE TABLE map_nodes (path BLOB PRIMARY KEY, node BLOB NOT NULL) WITHOUT ROWID;
+                    CREATE TABLE map_nodes (id INTEGER PRIMARY KEY, node BLOB NOT NULL);
+                    CREATE TABLE map_roots (size INTEGER PRIMARY KEY, node INTEGER NOT NULL);
                     CREATE TABLE bodies (idx INTEGER PRIMARY KEY, body BLOB NOT NULL);
                     CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL);
                     """)
@@ -85,14 +86,18 @@ public final class SQLiteStore: LedgerStore {
             guard let note = try String.fetchOne(db, sql: "SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1") else {
                 throw StoreError.notInitialized
             }
+            let mapRoot = try Int64.fetchOne(db, sql: "SELECT node FROM map_roots ORDER BY size DESC LIMIT 1") ?? 0
+            let nextNode = (try Int64.fetchOne(db, sql: "SELECT max(id) FROM map_nodes") ?? 0) + 1
             guard let row = try Row.fetchOne(db, sql: "SELECT idx, header, hashes FROM entries ORDER BY idx DESC LIMIT 1") else {
-                return StoreHead(size: 0, lastHeader: nil, lastLeafHash: .zero, checkpointNote: note)
+                return StoreHead(
+                    size: 0, lastHeader: nil, lastLeafHash: .zero, checkpointNote: note, mapRootID: mapRoot, nextMapNodeID: nextNode)
             }
             let hashes: Data = row["hashes"]
             let header: Data = row["header"]
             let index: Int64 = row["idx"]
             return StoreHead(
-                size: index + 1, lastHeader: Array(header), lastLeafHash: Hash(bytes: hashes.prefix(32))!, checkpointNote: note)
+                size: index + 1, lastHeader: Array(header), lastLeafHash: Hash(bytes: hashes.prefix(32))!, checkpointNote: note,
+                mapRootID: mapRoot, nextMapNodeID: nextNode)
         }
     }
 
@@ -117,12 +122,10 @@ public final class SQLiteStore: LedgerStore {
                 }
                 if let body = entry.body { try insertBody.execute(arguments: [index, Data(body)]) }
             }
-            let writeNode = try db.cachedStatement(sql: "INSERT OR REPLACE INTO map_nodes (path, node) VALUES (?, ?)")
-            // In key order: neighbouring B-tree pages, not random ones.
-            let writes = batch.mapWrites.map { (key: $0.key.storageKey, node: $0.value) }.sorted { $0.key.lexicographicallyPrecedes($1.key) }
-            for write in writes {
-                try writeNode.execute(arguments: [Data(write.key), Data(write.node.encoded())])
-            }
+            // Map nodes are appended with increasing identifiers (never rewritten): cheap B-tree appends.
+            let writeNode = try db.cachedStatement(sql: "INSERT INTO map_nodes (id, node) VALUES (?, ?)")
+            for (id, node) in batch.mapNodes { try writeNode.execute(arguments: [id, Data(node.encoded())]) }
+            try db.execute(sql: "INSERT INTO map_roots (size, node) VALUES (?, ?)", arguments: [batch.newSize, batch.mapRootID])
             try db.execute(sql: "INSERT INTO checkpoints (size, note) VALUES (?, ?)", arguments: [batch.newSize, batch.checkpointNote])
         }
     }
@@ -144,31 +147,32 @@ public final class SQLiteStore: LedgerStore {
         }
     }
 
-    public func mapNodes(_ paths: [MapPath]) async throws -> [MapPath: MapNode] {
-        if paths.isEmpty { return [:] }
-        return try readMapNodes(paths)
+    public func mapNodes(_ ids: [MapNodeID]) async throws -> [MapNodeID: MapNode] {
+        if ids.isEmpty { return [:] }
+        return try readMapNodes(ids)
     }
 
     /// Synchronous on purpose, like ``hashRows(_:)``: one short read per tree level.
-    private func readMapNodes(_ paths: [MapPath]) throws -> [MapPath: MapNode] {
+    private func readMapNodes(_ ids: [MapNodeID]) throws -> [MapNodeID: MapNode] {
         try pool.read { db in
-            var found: [MapPath: MapNode] = [:]
-            let sorted = paths.map(\.storageKey).sorted { $0.lexicographicallyPrecedes($1) }
+            var found: [MapNodeID: MapNode] = [:]
+            let sorted = ids.sorted()
             for chunk in stride(from: 0, to: sorted.count, by: 500) {
                 let part = sorted[chunk..<min(chunk + 500, sorted.count)]
                 let placeholders = Array(repeating: "?", count: part.count).joined(separator: ",")
                 let cursor = try Row.fetchCursor(
-                    db, sql: "SELECT path, node FROM map_nodes WHERE path IN (\(placeholders))",
-                    arguments: StatementArguments(part.map { Data($0) }))
+                    db, sql: "SELECT id, node FROM map_nodes WHERE id IN (\(placeholders))", arguments: StatementArguments(Array(part)))
                 while let row = try cursor.next() {
-                    let pathData: Data = row["path"]
-                    let nodeData: Data = row["node"]
-                    guard let path = MapPath(storageKey: Array(pathData)) else { throw StoreError.missing("a valid map path") }
-                    found[path] = try MapNode(decoding: Array(nodeData))
+                    let node: Data = row["node"]
+                    found[row["id"]] = try MapNode(decoding: Array(node))
                 }
             }
             return found
         }
+    }
+
+    public func mapRoot(size: Int64) async throws -> MapNodeID? {
+        try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT node FROM map_roots WHERE size = ?", arguments: [size]) }
     }
 
     public func readHashes(_ indexes: [Int64]) async throws -> [Hash] {

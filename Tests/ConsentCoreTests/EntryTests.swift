@@ -92,7 +92,7 @@ import Testing
             for (i, c) in suite.entries.enumerated() {
                 latest[c.stateKey] = MapValue(index: Int64(i), action: ConsentAction(name: c.action)!, leafHash: c.leafHash)
             }
-            let (root, _) = try StateMap.update(latest.map { ($0.key, $0.value) }, source: MemoryMapNodes(), hasher: hasher)
+            let root = try MemoryMapNodes().update(latest.map { ($0.key, $0.value) }, hasher: hasher)
             #expect(root == suite.commit.stateRoot)
             let commit = EntryHeader.commit(
                 CommitHeader(

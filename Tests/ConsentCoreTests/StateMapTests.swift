@@ -29,17 +29,18 @@ import Testing
                 expected[key] = v
                 step += 1
             }
-            let (newRoot, writes) = try StateMap.update(updates, source: map, hasher: hasher)
-            map.apply(writes)
-            root = newRoot
-            #expect(try map.node(at: .root)?.hash(hasher) == root)
+            let before = map.nodes
+            root = try map.update(updates, hasher: hasher)
+            #expect(try map.node(map.rootID).hash(hasher) == root)
+            // Copy on write: no stored node ever changes.
+            for (id, node) in before { #expect(map.nodes[id] == node) }
         }
         // History independence: the same contents inserted at once give the same root.
-        let (fresh, _) = try StateMap.update(expected.map { ($0.key, $0.value) }, source: MemoryMapNodes(), hasher: hasher)
+        let fresh = try MemoryMapNodes().update(expected.map { ($0.key, $0.value) }, hasher: hasher)
         #expect(fresh == root)
         for key in keys {
-            #expect(try StateMap.lookup(key, source: map) == expected[key])
-            let proof = try StateMap.prove(key, source: map)
+            #expect(try StateMap.lookup(key, rootID: map.rootID, source: map) == expected[key])
+            let proof = try StateMap.prove(key, rootID: map.rootID, source: map)
             #expect(try StateMap.verify(proof, key: key, root: root, hasher: hasher) == expected[key])
             // The same proof does not verify against another root, nor for a different value.
             #expect(throws: MerkleError.self) { try StateMap.verify(proof, key: key, root: hasher.hash([1]), hasher: hasher) }
@@ -59,29 +60,25 @@ import Testing
         // Absent keys prove absent; a proof for one key does not pass as another's membership.
         for i in 0..<100 {
             let absent = hasher.hash([UInt8(i), 0xee, 0xee])
-            let proof = try StateMap.prove(absent, source: map)
+            let proof = try StateMap.prove(absent, rootID: map.rootID, source: map)
             #expect(try StateMap.verify(proof, key: absent, root: root, hasher: hasher) == nil)
         }
         // Proofs stay short: about log2(keys) siblings.
-        let depths = keys.map { (try? StateMap.prove($0, source: map).siblings.count) ?? 0 }
+        let depths = keys.map { (try? StateMap.prove($0, rootID: map.rootID, source: map).siblings.count) ?? 0 }
         #expect(depths.max()! < 30)
     }
 
     @Test func emptyMapAndNodeEncoding() throws {
         let map = MemoryMapNodes()
         let key = hasher.hash([1])
-        let proof = try StateMap.prove(key, source: map)
+        let proof = try StateMap.prove(key, rootID: 0, source: map)
         #expect(proof == MapProof(siblings: [], terminal: .empty))
         #expect(try StateMap.verify(proof, key: key, root: StateMap.emptyRoot, hasher: hasher) == nil)
         let leaf = MapNode.leaf(key: key, value: value(3, .revoke))
         #expect(try MapNode(decoding: leaf.encoded()) == leaf)
-        let inner = MapNode.inner(left: key, right: .zero)
+        let inner = MapNode.inner(left: key, right: .zero, leftID: 7, rightID: 0)
         #expect(try MapNode(decoding: inner.encoded()) == inner)
-        for depth in [0, 1, 7, 8, 9, 255] {
-            var path = MapPath.root
-            for d in 0..<depth { path = path.child(StateMap.bit(key, d)) }
-            #expect(MapPath(storageKey: path.storageKey) == path)
-        }
+        #expect(throws: EntryError.self) { try MapNode(decoding: inner.encoded() + [0]) }
     }
 }
 

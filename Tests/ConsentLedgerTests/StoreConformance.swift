@@ -69,23 +69,40 @@ enum StoreConformance {
         #expect(forA == stride(from: 0, to: 41, by: 4).map { Int64($0) })
         #expect(try await store.entries(forSubject: hasher.hash([9])).isEmpty)
 
-        // State-map nodes: written with a batch, replaced by later batches, read back by path.
+        // State-map nodes: appended with a batch (never rewritten), read back by identifier, with the
+        // root of every batch kept.
         let map = MemoryMapNodes()
         var values: [(key: Hash, value: MapValue)] = []
         for i in 0..<50 { values.append((hasher.hash([UInt8(i)]), MapValue(index: Int64(i), action: .grant, leafHash: hasher.hash([1, UInt8(i)])))) }
-        let (root1, writes1) = try StateMap.update(Array(values[..<30]), source: map, hasher: hasher)
-        map.apply(writes1)
+        let emptyMap = try await store.head()
+        #expect(emptyMap.mapRootID == 0 && emptyMap.nextMapNodeID == 1)
+        let first = try StateMap.update(Array(values[..<30]), rootID: 0, source: map, nextID: emptyMap.nextMapNodeID, hasher: hasher)
         var withMap = batch(41, 1)
-        withMap.mapWrites = writes1
+        withMap.mapNodes = first.nodes
+        withMap.mapRootID = first.rootID
         try await store.commit(withMap)
-        let (root2, writes2) = try StateMap.update(Array(values[25...]), source: map, hasher: hasher)
-        map.apply(writes2)
+        let stored1 = try await store.mapNodes(first.nodes.map { $0.id } + [999_999])
+        #expect(stored1.count == first.nodes.count)
+        for (id, node) in first.nodes { #expect(stored1[id] == node) }
+        let head1 = try await store.head()
+        #expect(head1.mapRootID == first.rootID && head1.nextMapNodeID == first.nodes.map { $0.id }.max()! + 1)
+        #expect(try await store.mapRoot(size: 42) == first.rootID)
+        #expect(try await store.mapRoot(size: 41) == 0)  // earlier batches had the empty map
+        #expect(try await store.mapRoot(size: 40) == nil)  // no batch ended there
+        struct Source: MapNodeSource {
+            let nodes: [MapNodeID: MapNode]
+            func node(_ id: MapNodeID) throws -> MapNode { nodes[id]! }
+        }
+        let second = try StateMap.update(
+            Array(values[25...]), rootID: first.rootID, source: Source(nodes: stored1), nextID: head1.nextMapNodeID, hasher: hasher)
         withMap = batch(42, 1)
-        withMap.mapWrites = writes2
+        withMap.mapNodes = second.nodes
+        withMap.mapRootID = second.rootID
         try await store.commit(withMap)
-        #expect(root1 != root2)
-        let stored = try await store.mapNodes(Array(map.nodes.keys) + [MapPath.root.child(0).child(1).child(1).child(0).child(0).child(0).child(0).child(0).child(0)])
-        #expect(stored == map.nodes)
+        #expect(first.root != second.root)
+        #expect(try await store.head().mapRootID == second.rootID)
+        // The old root still reads back unchanged.
+        #expect(try await store.mapNodes([first.rootID])[first.rootID] == stored1[first.rootID])
     }
 }
 
