@@ -67,6 +67,23 @@ public enum MapNode: Equatable, Sendable {
         return w.bytes
     }
 
+    /// The size of a fixed-size storage record: ``encoded()`` padded with zeros (an inner node needs all 81).
+    public static let recordSize = 81
+
+    /// ``encoded()`` padded with zeros to ``recordSize``.
+    public func record() -> [UInt8] {
+        let bytes = encoded()
+        return bytes + [UInt8](repeating: 0, count: MapNode.recordSize - bytes.count)
+    }
+
+    /// Decodes ``record()``: the encoding, then only zeros.
+    public init(record bytes: ArraySlice<UInt8>) throws {
+        guard bytes.count == MapNode.recordSize, let tag = bytes.first else { throw EntryError("map node record has the wrong size") }
+        let length = tag == 2 ? 74 : MapNode.recordSize
+        guard bytes.dropFirst(length).allSatisfy({ $0 == 0 }) else { throw EntryError("map node record has non-zero padding") }
+        try self.init(decoding: Array(bytes.prefix(length)))
+    }
+
     /// Decodes ``encoded()``.
     public init(decoding bytes: [UInt8]) throws {
         var r = ByteReader(bytes)

@@ -77,7 +77,7 @@ public actor Ledger {
     private(set) var mapRootID: MapNodeID = 0
     private var nextMapNodeID: MapNodeID = 1
     /// Recently written or read map nodes (about 150 bytes each).
-    private var mapCache = MapNodeCache(capacity: 1 << 20)
+    private var mapCache = MapNodeCache(capacity: 1 << 22)
 
     private struct Pending {
         var events: [ValidatedEvent]

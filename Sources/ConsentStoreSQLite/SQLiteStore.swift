@@ -10,6 +10,7 @@ import GRDB
 /// and a proof reads O(log n) rows. Bodies live in their own table so purging them frees pages.
 public final class SQLiteStore: LedgerStore {
     private let pool: DatabasePool
+    private let nodes: MapNodeFile
 
     /// The database file's name inside a data directory.
     public static let fileName = "ledger.sqlite"
@@ -35,6 +36,7 @@ public final class SQLiteStore: LedgerStore {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         pool = try DatabasePool(path: path, configuration: config)
+        nodes = try MapNodeFile(path: path + ".map")
         try SQLiteStore.migrator.migrate(pool)
     }
 
@@ -54,8 +56,7 @@ public final class SQLiteStore: LedgerStore {
                     );
                     CREATE UNIQUE INDEX entries_idempotency ON entries(idempotency) WHERE idempotency IS NOT NULL;
                     CREATE INDEX entries_subject ON entries(subject) WHERE subject IS NOT NULL;
-                    CREATE TABLE map_nodes (id INTEGER PRIMARY KEY, node BLOB NOT NULL);
-                    CREATE TABLE map_roots (size INTEGER PRIMARY KEY, node INTEGER NOT NULL);
+                    CREATE TABLE map_roots (size INTEGER PRIMARY KEY, node INTEGER NOT NULL, next_node INTEGER NOT NULL);
                     CREATE TABLE bodies (idx INTEGER PRIMARY KEY, body BLOB NOT NULL);
                     CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL);
                     """)
@@ -86,8 +87,7 @@ public final class SQLiteStore: LedgerStore {
             guard let note = try String.fetchOne(db, sql: "SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1") else {
                 throw StoreError.notInitialized
             }
-            let mapRoot = try Int64.fetchOne(db, sql: "SELECT node FROM map_roots ORDER BY size DESC LIMIT 1") ?? 0
-            let nextNode = (try Int64.fetchOne(db, sql: "SELECT max(id) FROM map_nodes") ?? 0) + 1
+            let (mapRoot, nextNode) = try Self.mapHead(db)
             guard let row = try Row.fetchOne(db, sql: "SELECT idx, header, hashes FROM entries ORDER BY idx DESC LIMIT 1") else {
                 return StoreHead(
                     size: 0, lastHeader: nil, lastLeafHash: .zero, checkpointNote: note, mapRootID: mapRoot, nextMapNodeID: nextNode)
@@ -102,6 +102,13 @@ public final class SQLiteStore: LedgerStore {
     }
 
     public func commit(_ batch: CommitBatch) async throws {
+        // Nodes first and synced: a crash before the database commit leaves only unreferenced records.
+        // They must start at the first free identifier, or they would overwrite committed nodes.
+        if let first = batch.mapNodes.first?.id {
+            let (_, next) = try await pool.read { db in try Self.mapHead(db) }
+            guard first == next else { throw StoreError.missing("map node \(next) (the batch's nodes start at \(first))") }
+        }
+        try nodes.append(batch.mapNodes)
         try await pool.write { db in
             let size = try Int64.fetchOne(db, sql: "SELECT coalesce(max(idx) + 1, 0) FROM entries") ?? 0
             guard size == batch.firstIndex else { throw StoreError.notAtEnd(expected: size, got: batch.firstIndex) }
@@ -122,12 +129,22 @@ public final class SQLiteStore: LedgerStore {
                 }
                 if let body = entry.body { try insertBody.execute(arguments: [index, Data(body)]) }
             }
-            // Map nodes are appended with increasing identifiers (never rewritten): cheap B-tree appends.
-            let writeNode = try db.cachedStatement(sql: "INSERT INTO map_nodes (id, node) VALUES (?, ?)")
-            for (id, node) in batch.mapNodes { try writeNode.execute(arguments: [id, Data(node.encoded())]) }
-            try db.execute(sql: "INSERT INTO map_roots (size, node) VALUES (?, ?)", arguments: [batch.newSize, batch.mapRootID])
+            // The new map nodes are in the node file already (synced); this row makes them part of the log.
+            let (_, next) = try Self.mapHead(db)
+            if let first = batch.mapNodes.first?.id, first != next {
+                throw StoreError.missing("map node \(next) (the batch's nodes start at \(first))")
+            }
+            try db.execute(
+                sql: "INSERT INTO map_roots (size, node, next_node) VALUES (?, ?, ?)",
+                arguments: [batch.newSize, batch.mapRootID, next + Int64(batch.mapNodes.count)])
             try db.execute(sql: "INSERT INTO checkpoints (size, note) VALUES (?, ?)", arguments: [batch.newSize, batch.checkpointNote])
         }
+    }
+
+    /// The current map root and the next free node identifier.
+    static func mapHead(_ db: Database) throws -> (MapNodeID, MapNodeID) {
+        guard let row = try Row.fetchOne(db, sql: "SELECT node, next_node FROM map_roots ORDER BY size DESC LIMIT 1") else { return (0, 1) }
+        return (row["node"], row["next_node"])
     }
 
     /// The indexed part of a subject key: its first 8 bytes as a signed integer.
@@ -148,27 +165,7 @@ public final class SQLiteStore: LedgerStore {
     }
 
     public func mapNodes(_ ids: [MapNodeID]) async throws -> [MapNodeID: MapNode] {
-        if ids.isEmpty { return [:] }
-        return try readMapNodes(ids)
-    }
-
-    /// Synchronous on purpose, like ``hashRows(_:)``: one short read per tree level.
-    private func readMapNodes(_ ids: [MapNodeID]) throws -> [MapNodeID: MapNode] {
-        try pool.read { db in
-            var found: [MapNodeID: MapNode] = [:]
-            let sorted = ids.sorted()
-            for chunk in stride(from: 0, to: sorted.count, by: 500) {
-                let part = sorted[chunk..<min(chunk + 500, sorted.count)]
-                let placeholders = Array(repeating: "?", count: part.count).joined(separator: ",")
-                let cursor = try Row.fetchCursor(
-                    db, sql: "SELECT id, node FROM map_nodes WHERE id IN (\(placeholders))", arguments: StatementArguments(Array(part)))
-                while let row = try cursor.next() {
-                    let node: Data = row["node"]
-                    found[row["id"]] = try MapNode(decoding: Array(node))
-                }
-            }
-            return found
-        }
+        try nodes.read(ids.sorted())
     }
 
     public func mapRoot(size: Int64) async throws -> MapNodeID? {
