@@ -6,7 +6,8 @@ import Foundation
     import Glibc
 #endif
 
-/// The files of a ledger's data directory besides its store:
+/// The files of a ledger's data directory besides its store (the SQLite store keeps
+/// `ledger.sqlite`, its WAL, and `ledger.sqlite.map`, the state-map node file):
 ///
 ///     DIR/keys/checkpoint.pem     the log's signing key (PKCS #8 PEM, 0600)
 ///     DIR/keys/subject-secret     32 random bytes, hex, 0600: keys subject peppers
