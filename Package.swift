@@ -56,11 +56,15 @@ let package = Package(
             dependencies: ["ConsentCore", "ConsentCrypto", "ConsentVerifier", "ConsentLedger", "ConsentStoreSQLite"],
             path: "tools/bench"
         ),
-        .testTarget(name: "ConsentCoreTests", dependencies: ["ConsentCore", "ConsentCrypto"]),
-        .testTarget(name: "ConsentCryptoTests", dependencies: ["ConsentCore", "ConsentCrypto", "ConsentVerifier"]),
+        // Helpers shared by the test targets: a seeded random generator, fixture files.
+        .target(name: "ConsentTestSupport", path: "Tests/Support"),
+        .testTarget(name: "ConsentCoreTests", dependencies: ["ConsentCore", "ConsentCrypto", "ConsentTestSupport"]),
+        .testTarget(name: "ConsentCryptoTests", dependencies: ["ConsentCore", "ConsentCrypto", "ConsentVerifier", "ConsentTestSupport"]),
         .testTarget(
             name: "ConsentLedgerTests",
-            dependencies: ["ConsentCore", "ConsentCrypto", "ConsentVerifier", "ConsentLedger", "ConsentStoreSQLite"]
+            dependencies: [
+                "ConsentCore", "ConsentCrypto", "ConsentVerifier", "ConsentLedger", "ConsentStoreSQLite", "ConsentTestSupport",
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

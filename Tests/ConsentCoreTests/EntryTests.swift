@@ -1,4 +1,5 @@
 import ConsentCrypto
+import ConsentTestSupport
 import Foundation
 import Testing
 
@@ -52,7 +53,7 @@ import Testing
     /// Our encoder reproduces, byte for byte, the encodings a Python implementation of docs/FORMAT.md
     /// wrote (tools/vectors/entry_vectors.py), for both suites; the decoder inverts them.
     @Test func matchesIndependentVectors() throws {
-        let vectors = try JSONDecoder().decode(Vectors.self, from: Data(contentsOf: Fixtures.url("entry-vectors.json")))
+        let vectors = try Fixtures.load("entry-vectors.json", as: Vectors.self)
         #expect(vectors.suites.count == 2)
         for suite in vectors.suites {
             let hasher = Digest(suite: ConsentCore.Suite(rawValue: suite.suite)!)
@@ -105,7 +106,7 @@ import Testing
     }
 
     @Test func decoderRejectsTruncationTrailingBytesAndUnknownTags() throws {
-        let vectors = try JSONDecoder().decode(Vectors.self, from: Data(contentsOf: Fixtures.url("entry-vectors.json")))
+        let vectors = try Fixtures.load("entry-vectors.json", as: Vectors.self)
         for c in vectors.suites[0].entries {
             let header = Hex.decode(c.header)!
             for length in 0..<header.count {
@@ -139,7 +140,7 @@ import Testing
     /// Any single-byte change to an encoded header either fails to decode or changes the leaf hash
     /// and decodes to a different header (no two encodings of one header).
     @Test func everyByteChangeIsDetected() throws {
-        let vectors = try JSONDecoder().decode(Vectors.self, from: Data(contentsOf: Fixtures.url("entry-vectors.json")))
+        let vectors = try Fixtures.load("entry-vectors.json", as: Vectors.self)
         let hasher = Digest(.sha256)
         for c in vectors.suites[0].entries {
             let header = Hex.decode(c.header)!

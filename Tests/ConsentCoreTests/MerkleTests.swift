@@ -1,4 +1,5 @@
 import ConsentCrypto
+import ConsentTestSupport
 import Foundation
 import Testing
 
@@ -63,10 +64,6 @@ struct BruteForceTree {
 @Suite struct MerkleTests {
     let hasher = Digest(.sha256)
 
-    func fixture<T: Decodable>(_ name: String, as type: T.Type) throws -> T {
-        try JSONDecoder().decode(type, from: Data(contentsOf: Fixtures.url(name)))
-    }
-
     struct Vectors: Decodable {
         struct Inclusion: Decodable { var index: Int64; var size: Int64; var proof: [Hash] }
         struct Consistency: Decodable { var old: Int64; var new: Int64; var proof: [Hash] }
@@ -90,7 +87,7 @@ struct BruteForceTree {
             "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
         ].map { Hash(hex: $0)! }
         // Proofs made by Go's sumdb/tlog (tools/interop/genvectors).
-        let vectors = try fixture("merkle-vectors.json", as: Vectors.self)
+        let vectors = try Fixtures.load("merkle-vectors.json", as: Vectors.self)
         #expect(Array(vectors.roots.dropFirst()) == published)
         let store = MemoryHashes()
         var frontier = MerkleFrontier()
@@ -246,10 +243,3 @@ extension Hash {
     }
 }
 
-/// Locates files under the package's `fixtures/` directory.
-enum Fixtures {
-    static func url(_ name: String) -> URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("fixtures").appendingPathComponent(name)
-    }
-}

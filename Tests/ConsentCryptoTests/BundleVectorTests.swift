@@ -1,4 +1,5 @@
 import ConsentCore
+import ConsentTestSupport
 import ConsentVerifier
 import Foundation
 import Testing
@@ -17,8 +18,7 @@ import Testing
         var bundles: [Item]
     }
 
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("fixtures/bundles")
+    static let directory = Fixtures.url("bundles")
 
     static func manifest() throws -> Manifest {
         try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: directory.appendingPathComponent("manifest.json")))

@@ -1,4 +1,5 @@
 import ConsentCore
+import ConsentTestSupport
 import Foundation
 import Testing
 
@@ -24,11 +25,7 @@ import Testing
         var suites: [Suite]
     }
 
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    func load<T: Decodable>(_ name: String, _ type: T.Type) throws -> T {
-        try JSONDecoder().decode(type, from: Data(contentsOf: root.appendingPathComponent("fixtures/" + name)))
-    }
+    func load<T: Decodable>(_ name: String, _ type: T.Type) throws -> T { try Fixtures.load(name, as: type) }
 
     /// The root of the first `size` leaves, through our Merkle code.
     func root(_ leaves: [Hash], size: Int, _ hasher: Digest) -> Hash {

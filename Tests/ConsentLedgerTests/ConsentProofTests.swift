@@ -1,5 +1,6 @@
 import ConsentCore
 import ConsentCrypto
+import ConsentTestSupport
 import ConsentStoreSQLite
 import ConsentVerifier
 import Foundation
@@ -7,26 +8,13 @@ import Testing
 
 @testable import ConsentLedger
 
-/// A deterministic random number generator for reproducible histories.
-struct Mix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func pick<T>(_ items: [T]) -> T { items[Int(next() % UInt64(items.count))] }
-}
-
 let subjects = (0..<25).map { "1390013" + String(format: "%04d", $0 * 37) }
 let senders = ["bank", "shop", "telco"]
 let ports = ["10690001", "10690002"]
 let purposes = ["promo", "news"]
 
 /// A random event over a small universe, so that keys collide often.
-func randomEvent(_ rng: inout Mix) throws -> ValidatedEvent {
+func randomEvent(_ rng: inout SplitMix) throws -> ValidatedEvent {
     let scopeKind = rng.next() % 6
     var input = EventInput(
         sender: rng.pick(senders), subject: rng.pick(subjects), action: rng.next() % 2 == 0 ? "grant" : "revoke")
@@ -50,7 +38,7 @@ func randomEvent(_ rng: inout Mix) throws -> ValidatedEvent {
     /// verified decision is the replay's.
     @Test(arguments: [UInt64(1), 2])
     func answersAndBundlesMatchTheReplayOracle(seed: UInt64) async throws {
-        var rng = Mix(state: seed)
+        var rng = SplitMix(seed: seed)
         let dir = TempDirectory()
         let clock = TestClock()
         let ledger = try await makeLedger(dir, clock: clock)
