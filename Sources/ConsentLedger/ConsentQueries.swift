@@ -40,34 +40,38 @@ extension Ledger {
         let (_, subjectKey) = subjectKey(of: question.subject)
         let keys = question.stateKeys(subjectKey: subjectKey, hasher: hasher)
         let events = try await history(of: question.subject, sender: question.sender)
-        let latest = keys.map { key in events.last { $0.header.recordedAt <= at && $0.header.stateKey(hasher: hasher) == key } }
-        let (decision, deciding) = ConsentDecision.decide(latest)
+        let (decision, deciding) = ConsentDecision.decide(latestEvents(events, keys: keys, at: at).map(\.deciding))
         return ConsentAnswer(decision: decision, deciding: deciding, at: at)
     }
 
-    /// Builds a proof bundle for a consent question, verifies it before returning it, and retries
-    /// if a batch committed while it was being read (the state map keeps only its latest version).
-    /// `includeBodies` discloses the bodies (number and evidence) of the events the proof uses.
+    /// For each state key: its events among `events`, and the latest of them recorded at or before `at`.
+    private func latestEvents(_ events: [DecidingEvent], keys: [Hash], at: Milliseconds)
+        -> [(ofKey: [DecidingEvent], deciding: DecidingEvent?)]
+    {
+        let byKey = Dictionary(grouping: events) { $0.header.stateKey(hasher: hasher) }
+        return keys.map { key in
+            let ofKey = byKey[key] ?? []
+            return (ofKey, ofKey.last { $0.header.recordedAt <= at })
+        }
+    }
+
+    /// Builds a proof bundle for a consent question and verifies it before returning it. The bundle
+    /// reads everything at one tree size (map nodes are never rewritten), so appends that commit
+    /// meanwhile do not disturb it. `includeBodies` discloses the bodies (number and evidence) of the
+    /// events the proof uses.
     public func proveConsent(_ question: ConsentQuestion, includeBodies: Bool) async throws -> ProofBundle {
-        guard lastCommit != nil || !isWriter else {
+        // A reader in another process than the writer catches up with the log first.
+        if !isWriter { try await refresh() }
+        guard lastCommit != nil else {
             throw LedgerError.invalidRequest("the log is empty: it bounds no time yet (record events or run `heartbeat` first)")
         }
-        var lastError: (any Error)?
-        for _ in 0..<5 {
-            // A reader in another process than the writer catches up with the log first.
-            if !isWriter { try await refresh() }
-            guard lastCommit != nil else {
-                throw LedgerError.invalidRequest("the log is empty: it bounds no time yet (record events or run `heartbeat` first)")
-            }
-            let bundle = try await buildBundle(question, includeBodies: includeBodies)
-            do {
-                _ = try LogVerifier(key: verifier).verify(bundle)
-                return bundle
-            } catch {
-                lastError = error
-            }
+        let bundle = try await buildBundle(question, includeBodies: includeBodies)
+        do {
+            _ = try LogVerifier(key: verifier).verify(bundle)
+        } catch {
+            throw LedgerError.corrupt("the proof built from the store does not verify: \(error)")
         }
-        throw LedgerError.corrupt("could not build a proof that verifies: \(lastError.map { "\($0)" } ?? "unknown")")
+        return bundle
     }
 
     private func buildBundle(_ question: ConsentQuestion, includeBodies: Bool) async throws -> ProofBundle {
@@ -84,9 +88,9 @@ extension Ledger {
         var keyProofs: [ProofBundle.KeyProof] = []
         var latest: [DecidingEvent?] = []
         var mapKeys: [Int: Hash] = [:]
-        for (i, (scope, key)) in zip(question.coveringScopes, keys).enumerated() {
-            let ofKey = events.filter { $0.header.stateKey(hasher: hasher) == key }
-            let deciding = ofKey.last { $0.header.recordedAt <= at }
+        for (i, ((scope, key), (ofKey, deciding))) in zip(zip(question.coveringScopes, keys), latestEvents(events, keys: keys, at: at))
+            .enumerated()
+        {
             let successor = ofKey.first { $0.index > (deciding?.index ?? -1) }
             if let d = deciding { needed.insert(d.index) }
             if let s = successor { needed.insert(s.index) } else { mapKeys[i] = key }
@@ -97,7 +101,7 @@ extension Ledger {
             needed.insert(commit.index)
             // The map as it was at this checkpoint: nodes are never rewritten, so old roots stay readable.
             guard let rootID = try await store.mapRoot(size: size) else { throw LedgerError.corrupt("no state-map root at size \(size)") }
-            let source = try await prefetchStoredMap(Set(mapKeys.values), rootID: rootID)
+            let source = try await readMapPaths(Set(mapKeys.values), rootID: rootID).nodes
             for (i, key) in mapKeys { keyProofs[i].map = .init(try StateMap.prove(key, rootID: rootID, source: source)) }
         }
         var entries: [ProofBundle.Entry] = []

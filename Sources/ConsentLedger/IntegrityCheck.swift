@@ -136,29 +136,10 @@ extension Ledger {
         guard stored == frontier.peaks else { return fail("stored Merkle hashes disagree with the entries") }
         // So must the stored state map: spot-check every key's latest value through the store.
         let rootID = head.mapRootID
-        let source = try await prefetchStoredMap(Set(latest.keys), rootID: rootID)
+        let source = try await readMapPaths(Set(latest.keys), rootID: rootID).nodes
         for (key, value) in latest where try StateMap.lookup(key, rootID: rootID, source: source) != value {
             return fail("the stored state map disagrees with the replay for a state key")
         }
         return report
-    }
-}
-
-extension Ledger {
-    /// Reads from the store every map node on the paths of `keys` in the map rooted at `rootID`.
-    nonisolated func prefetchStoredMap(_ keys: Set<Hash>, rootID: MapNodeID) async throws -> PrefetchedMapNodes {
-        var nodes: [MapNodeID: MapNode] = [:]
-        var walks = rootID == 0 ? [] : keys.map { (key: $0, id: rootID) }
-        var depth = 0
-        while !walks.isEmpty {
-            let missing = Set(walks.map(\.id)).filter { nodes[$0] == nil }
-            nodes.merge(try await store.mapNodes(Array(missing))) { _, new in new }
-            walks = try walks.compactMap { walk in
-                guard let node = nodes[walk.id] else { throw LedgerError.corrupt("state map node \(walk.id) is missing") }
-                return StateMap.nextNode(for: walk.key, depth: depth, node: node).map { (walk.key, $0) }
-            }
-            depth += 1
-        }
-        return PrefetchedMapNodes(nodes: nodes)
     }
 }

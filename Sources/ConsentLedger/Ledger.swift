@@ -405,32 +405,42 @@ public actor Ledger {
             mapUpdates: [:], mapSource: empty)
     }
 
-    /// Reads, level by level, every map node on the paths of `keys` (and the root), from the cache
-    /// or the store.
+    /// Every map node on the paths of `keys` (and the root), from the cache or the store; what the
+    /// store returned is cached.
     func prefetchMapPaths(_ keys: Set<Hash>) async throws -> PrefetchedMapNodes {
+        let (nodes, read) = try await readMapPaths(keys, rootID: mapRootID, cache: mapCache)
+        for (id, node) in read { mapCache.insert(id, node) }
+        return nodes
+    }
+
+    /// Reads, level by level, every node on the paths of `keys` in the map rooted at `rootID`, and the
+    /// root itself: from `cache` when it has them, else from the store (those are also returned as `read`).
+    nonisolated func readMapPaths(_ keys: Set<Hash>, rootID: MapNodeID, cache: MapNodeCache? = nil) async throws
+        -> (nodes: PrefetchedMapNodes, read: [MapNodeID: MapNode])
+    {
+        guard rootID != 0 else { return (PrefetchedMapNodes(nodes: [:]), [:]) }
         var nodes: [MapNodeID: MapNode] = [:]
-        var walks = mapRootID == 0 ? [] : (keys.isEmpty ? [(key: Hash.zero, id: mapRootID)] : keys.map { (key: $0, id: mapRootID) })
+        var read: [MapNodeID: MapNode] = [:]
+        var level: Set<MapNodeID> = [rootID]
+        var walks = keys.map { (key: $0, id: rootID) }
         var depth = 0
-        while !walks.isEmpty {
-            var missing: Set<MapNodeID> = []
-            for walk in walks where nodes[walk.id] == nil {
-                if let cached = mapCache[walk.id] { nodes[walk.id] = cached } else { missing.insert(walk.id) }
+        while !level.isEmpty {
+            var missing: [MapNodeID] = []
+            for id in level where nodes[id] == nil {
+                if let cached = cache?[id] { nodes[id] = cached } else { missing.append(id) }
             }
-            if !missing.isEmpty {
-                let read = try await store.mapNodes(Array(missing))
-                for (id, node) in read {
-                    nodes[id] = node
-                    mapCache.insert(id, node)
-                }
+            for (id, node) in try await store.mapNodes(missing) {
+                nodes[id] = node
+                read[id] = node
             }
-            if keys.isEmpty { break }
             walks = try walks.compactMap { walk in
                 guard let node = nodes[walk.id] else { throw LedgerError.corrupt("state map node \(walk.id) is missing") }
                 return StateMap.nextNode(for: walk.key, depth: depth, node: node).map { (walk.key, $0) }
             }
+            level = Set(walks.map(\.id))
             depth += 1
         }
-        return PrefetchedMapNodes(nodes: nodes)
+        return (PrefetchedMapNodes(nodes: nodes), read)
     }
 
     /// True when a re-sent event matches the entry first recorded under its client key. The body
