@@ -33,26 +33,51 @@ extension Ledger {
         }
     }
 
-    /// Answers a consent question from the subject's events (no proof). A question about a time
-    /// after the latest commit is answered as of the latest commit.
+    /// Answers a consent question (no proof) from the state map and the key links: the latest event
+    /// of each covering key, then back along its links to the one recorded at or before the question's
+    /// time. A question about a time after the latest commit is answered as of the latest commit.
     public func answer(_ question: ConsentQuestion) async throws -> ConsentAnswer {
+        if !isWriter { try await refresh() }
         let at = min(question.at, lastCommit?.header.recordedAt ?? question.at)
         let (_, subjectKey) = subjectKey(of: question.subject)
         let keys = question.stateKeys(subjectKey: subjectKey, hasher: hasher)
-        let events = try await history(of: question.subject, sender: question.sender)
-        let (decision, deciding) = ConsentDecision.decide(latestEvents(events, keys: keys, at: at).map(\.deciding))
+        let events = try await keyEvents(keys, at: at, size: size, rootID: mapRootID)
+        let (decision, deciding) = ConsentDecision.decide(events.map(\.deciding))
         return ConsentAnswer(decision: decision, deciding: deciding, at: at)
     }
 
-    /// For each state key: its events among `events`, and the latest of them recorded at or before `at`.
-    private func latestEvents(_ events: [DecidingEvent], keys: [Hash], at: Milliseconds)
-        -> [(ofKey: [DecidingEvent], deciding: DecidingEvent?)]
+    /// For each state key, among the first `size` entries (whose state map has root `rootID`): the
+    /// latest event recorded at or before `at` (the deciding one) and the key's next event after it
+    /// (its successor). Starts from the key's latest event in the map and follows the key links
+    /// back, reading the entries of all keys one step at a time.
+    func keyEvents(_ keys: [Hash], at: Milliseconds, size: Int64, rootID: MapNodeID) async throws
+        -> [(deciding: DecidingEvent?, successor: DecidingEvent?)]
     {
-        let byKey = Dictionary(grouping: events) { $0.header.stateKey(hasher: hasher) }
-        return keys.map { key in
-            let ofKey = byKey[key] ?? []
-            return (ofKey, ofKey.last { $0.header.recordedAt <= at })
+        let latest = try await readMapPaths(Set(keys), rootID: rootID, cache: isWriter ? mapCache : nil).nodes.values
+        var result: [(deciding: DecidingEvent?, successor: DecidingEvent?)] = keys.map { _ in (nil, nil) }
+        // The next entry to read for each key still walking.
+        var walking: [Int: Int64] = [:]
+        for (i, key) in keys.enumerated() {
+            if let value = latest[key] { walking[i] = value.index }
         }
+        while !walking.isEmpty {
+            let read = try await store.entries(at: Array(Set(walking.values)))
+            var next: [Int: Int64] = [:]
+            for (i, index) in walking {
+                guard let entry = read[index], index < size, case .consent(let h) = try EntryHeader(decoding: entry.header),
+                    h.stateKey(hasher: hasher) == keys[i]
+                else { throw LedgerError.corrupt("the state map or a key link points at entry \(index), which is not an event of that key") }
+                let event = DecidingEvent(index: index, header: h)
+                if h.recordedAt <= at {
+                    result[i].deciding = event
+                } else {
+                    result[i].successor = event
+                    if let link = h.keyPredecessor { next[i] = link.index }
+                }
+            }
+            walking = next
+        }
+        return result
     }
 
     /// Builds a proof bundle for a consent question and verifies it before returning it. The bundle
@@ -82,16 +107,14 @@ extension Ledger {
         let at = min(question.at, commit?.header.recordedAt ?? question.at)
         let (pepper, subjectKey) = subjectKey(of: question.subject)
         let keys = question.stateKeys(subjectKey: subjectKey, hasher: hasher)
-        let events = try await history(of: question.subject, sender: question.sender, size: size)
+        guard let rootID = try await store.mapRoot(size: size) else { throw LedgerError.corrupt("no state-map root at size \(size)") }
 
         var needed: Set<Int64> = []
         var keyProofs: [ProofBundle.KeyProof] = []
         var latest: [DecidingEvent?] = []
         var mapKeys: [Int: Hash] = [:]
-        for (i, ((scope, key), (ofKey, deciding))) in zip(zip(question.coveringScopes, keys), latestEvents(events, keys: keys, at: at))
-            .enumerated()
-        {
-            let successor = ofKey.first { $0.index > (deciding?.index ?? -1) }
+        let events = try await keyEvents(keys, at: at, size: size, rootID: rootID)
+        for (i, ((scope, key), (deciding, successor))) in zip(zip(question.coveringScopes, keys), events).enumerated() {
             if let d = deciding { needed.insert(d.index) }
             if let s = successor { needed.insert(s.index) } else { mapKeys[i] = key }
             keyProofs.append(ProofBundle.KeyProof(scope: scope.description, deciding: deciding?.index, successor: successor?.index, map: nil))
@@ -100,13 +123,13 @@ extension Ledger {
         if !mapKeys.isEmpty, let commit {
             needed.insert(commit.index)
             // The map as it was at this checkpoint: nodes are never rewritten, so old roots stay readable.
-            guard let rootID = try await store.mapRoot(size: size) else { throw LedgerError.corrupt("no state-map root at size \(size)") }
             let source = try await readMapPaths(Set(mapKeys.values), rootID: rootID).nodes
             for (i, key) in mapKeys { keyProofs[i].map = .init(try StateMap.prove(key, rootID: rootID, source: source)) }
         }
         var entries: [ProofBundle.Entry] = []
+        let stored = try await store.entries(at: Array(needed))
         for index in needed.sorted() {
-            guard let stored = try await store.entries(index..<index + 1).first else { throw LedgerError.notFound("entry \(index)") }
+            guard let stored = stored[index] else { throw LedgerError.notFound("entry \(index)") }
             let proof = try await inclusionProof(index: index, size: size)
             var disclosed: String?
             if includeBodies, let body = stored.body, case .consent = try EntryHeader(decoding: stored.header) {

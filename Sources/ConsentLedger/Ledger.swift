@@ -18,6 +18,8 @@ public struct AppendReceipt: Sendable, Equatable, Codable {
 /// Map nodes read ahead of an operation; a path that is not here is empty.
 struct PrefetchedMapNodes: MapNodeSource {
     let nodes: [MapNodeID: MapNode]
+    /// The value of each key whose path was read and that is in the map.
+    var values: [Hash: MapValue] = [:]
     func node(_ id: MapNodeID) throws -> MapNode {
         guard let node = nodes[id] else { throw LedgerError.corrupt("state map node \(id) is missing") }
         return node
@@ -37,8 +39,12 @@ struct MapNodeCache {
 
     mutating func insert(_ id: MapNodeID, _ node: MapNode) {
         if young.count >= capacity / 2 {
+            // Freeing millions of nodes takes a while: not on the append path.
+            let dropped = old
+            Task.detached(priority: .background) { withExtendedLifetime(dropped) {} }
             old = young
             young = [:]
+            young.reserveCapacity(capacity / 2)
         }
         young[id] = node
     }
@@ -77,7 +83,7 @@ public actor Ledger {
     private(set) var mapRootID: MapNodeID = 0
     private var nextMapNodeID: MapNodeID = 1
     /// Recently written or read map nodes (about 150 bytes each).
-    private var mapCache = MapNodeCache(capacity: 1 << 22)
+    private(set) var mapCache = MapNodeCache(capacity: 1 << 22)
 
     private struct Pending {
         var events: [ValidatedEvent]
@@ -140,6 +146,7 @@ public actor Ledger {
             clock: clock, maximumBatch: maximumBatch, logger: logger, lock: lock, frontier: frontier,
             lastLeafHash: head.lastLeafHash, lastRecordedAt: lastRecordedAt, latestCheckpoint: head.checkpointNote,
             lastCommit: lastCommit)
+        if writable { try await ledger.recoverMapNodes(head) }
         try await ledger.loadMapRoot(head)
         return ledger
     }
@@ -182,6 +189,44 @@ public actor Ledger {
         guard root == (lastCommit?.header.stateRoot ?? StateMap.emptyRoot) else {
             throw LedgerError.corrupt("the stored state map does not match the last commit entry's state root")
         }
+    }
+
+    /// Recomputes the state-map nodes of the batches after the newest durable map root: the store
+    /// may have lost them if the operating system crashed before they were synced (they are derived
+    /// from the entries, so commits do not wait for them). Each batch's recomputed root must equal
+    /// its commit entry's state root and the root the store committed.
+    private func recoverMapNodes(_ head: StoreHead) async throws {
+        let durable = try await store.durableMapRoot()
+        guard durable.nextID < head.nextMapNodeID else { return }
+        var rootID = durable.rootID
+        var nextID = durable.nextID
+        var pending: [Hash: MapValue] = [:]
+        var start = durable.size
+        var restored = 0
+        while start < head.size {
+            let page = try await store.entries(start..<min(start + 10_000, head.size))
+            guard !page.isEmpty else { throw LedgerError.corrupt("entries from index \(start) are missing") }
+            for entry in page {
+                switch try EntryHeader(decoding: entry.header) {
+                case .consent(let h):
+                    pending[h.stateKey(hasher: hasher)] = MapValue(index: entry.index, action: h.action, leafHash: entry.leafHash)
+                case .commit(let c):
+                    let source = try await readMapPaths(Set(pending.keys), rootID: rootID).nodes
+                    let map = try StateMap.update(
+                        pending.map { ($0.key, $0.value) }, rootID: rootID, source: source, nextID: nextID, hasher: hasher)
+                    guard map.root == c.stateRoot, try await store.mapRoot(size: entry.index + 1) == map.rootID else {
+                        throw LedgerError.corrupt("the state map recomputed for the batch ending at entry \(entry.index) does not match the log")
+                    }
+                    try await store.restoreMapNodes(map.nodes)
+                    restored += map.nodes.count
+                    rootID = map.rootID
+                    nextID += Int64(map.nodes.count)
+                    pending = [:]
+                }
+            }
+            start += Int64(page.count)
+        }
+        logger.notice("recomputed \(restored) state-map nodes for the entries after \(durable.size) (not yet synced when the process stopped)")
     }
 
     /// The number of entries.
@@ -319,12 +364,7 @@ public actor Ledger {
                         continue
                     }
                 }
-                let predecessor: MapValue?
-                do {
-                    predecessor = try requestLatest[k.state] ?? latestInBatch[k.state] ?? StateMap.lookup(k.state, rootID: mapRootID, source: mapSource)
-                } catch {
-                    return requests.map { _ in .failure(error) }
-                }
+                let predecessor = requestLatest[k.state] ?? latestInBatch[k.state] ?? mapSource.values[k.state]
                 let salt = Array(salts[saltOffset + 16 * i..<saltOffset + 16 * i + 16])
                 let body = ConsentBody(salt: salt, pepper: k.pepper, subject: event.subject.e164, evidence: event.evidence).encoded()
                 let header = EntryHeader.consent(
@@ -421,6 +461,7 @@ public actor Ledger {
         guard rootID != 0 else { return (PrefetchedMapNodes(nodes: [:]), [:]) }
         var nodes: [MapNodeID: MapNode] = [:]
         var read: [MapNodeID: MapNode] = [:]
+        var values: [Hash: MapValue] = [:]
         var level: Set<MapNodeID> = [rootID]
         var walks = keys.map { (key: $0, id: rootID) }
         var depth = 0
@@ -435,12 +476,13 @@ public actor Ledger {
             }
             walks = try walks.compactMap { walk in
                 guard let node = nodes[walk.id] else { throw LedgerError.corrupt("state map node \(walk.id) is missing") }
+                if case .leaf(let key, let value) = node, key == walk.key { values[key] = value }
                 return StateMap.nextNode(for: walk.key, depth: depth, node: node).map { (walk.key, $0) }
             }
             level = Set(walks.map(\.id))
             depth += 1
         }
-        return (PrefetchedMapNodes(nodes: nodes), read)
+        return (PrefetchedMapNodes(nodes: nodes, values: values), read)
     }
 
     /// True when a re-sent event matches the entry first recorded under its client key. The body

@@ -150,6 +150,8 @@ public protocol LedgerStore: Sendable {
     func readHashes(_ indexes: [Int64]) async throws -> [Hash]
     /// Entries `range`, in order (fewer if the log is shorter).
     func entries(_ range: Range<Int64>) async throws -> [StoredEntry]
+    /// The entries at these indexes, with their bodies, by index (indexes past the end are left out).
+    func entries(at indexes: [Int64]) async throws -> [Int64: StoredEntry]
     /// The entries already holding these idempotency key hashes (bodies not loaded).
     func entries(withIdempotencyKeys keys: [Hash]) async throws -> [Hash: StoredEntry]
     /// The checkpoint note signed at tree size `size`, if one was.
@@ -163,4 +165,27 @@ public protocol LedgerStore: Sendable {
     func mapRoot(size: Int64) async throws -> MapNodeID?
     /// Every checkpoint signed at a size in `sizes`, by size.
     func checkpoints(_ sizes: ClosedRange<Int64>) async throws -> [(size: Int64, note: String)]
+    /// The newest batch whose state-map nodes are all known to be durable. A store may make map
+    /// nodes durable after the commit that refers to them (they are derived from the entries); after
+    /// a crash the ledger recomputes the nodes of later batches with ``restoreMapNodes(_:)``.
+    func durableMapRoot() async throws -> DurableMapRoot
+    /// Writes state-map nodes recomputed from the entries, at their identifiers (which the store
+    /// already committed), and makes them durable.
+    func restoreMapNodes(_ nodes: [(id: MapNodeID, node: MapNode)]) async throws
+}
+
+/// A batch boundary whose state-map nodes are durable.
+public struct DurableMapRoot: Sendable, Equatable {
+    /// The tree size after the batch (0: no batch, the empty map).
+    public var size: Int64
+    /// The map's root node then (0 for the empty map).
+    public var rootID: MapNodeID
+    /// One above the highest node identifier the map used then.
+    public var nextID: MapNodeID
+
+    public init(size: Int64, rootID: MapNodeID, nextID: MapNodeID) {
+        self.size = size
+        self.rootID = rootID
+        self.nextID = nextID
+    }
 }

@@ -2,6 +2,7 @@ import ConsentCore
 import ConsentLedger
 import Foundation
 import GRDB
+import Synchronization
 
 /// The embedded default store: one SQLite database (WAL, `synchronous=FULL`) through GRDB.
 ///
@@ -11,6 +12,8 @@ import GRDB
 public final class SQLiteStore: LedgerStore {
     private let pool: DatabasePool
     private let nodes: MapNodeFile
+    /// One above the highest committed map node identifier (this process is the only writer).
+    private let committedNextNode: Mutex<MapNodeID>
 
     /// The database file's name inside a data directory.
     public static let fileName = "ledger.sqlite"
@@ -38,6 +41,7 @@ public final class SQLiteStore: LedgerStore {
         pool = try DatabasePool(path: path, configuration: config)
         nodes = try MapNodeFile(path: path + ".map")
         try SQLiteStore.migrator.migrate(pool)
+        committedNextNode = Mutex(try pool.read { db in try Self.mapHead(db).1 })
     }
 
     /// Named, frozen migrations: never edit one that has shipped; add a new one.
@@ -102,10 +106,10 @@ public final class SQLiteStore: LedgerStore {
     }
 
     public func commit(_ batch: CommitBatch) async throws {
-        // Nodes first and synced: a crash before the database commit leaves only unreferenced records.
-        // They must start at the first free identifier, or they would overwrite committed nodes.
+        // Nodes first. They must start at the first free identifier, or they would overwrite
+        // committed nodes; the check inside the transaction below is the authoritative one.
         if let first = batch.mapNodes.first?.id {
-            let (_, next) = try await pool.read { db in try Self.mapHead(db) }
+            let next = committedNextNode.withLock { $0 }
             guard first == next else { throw StoreError.missing("map node \(next) (the batch's nodes start at \(first))") }
         }
         try nodes.append(batch.mapNodes)
@@ -129,7 +133,7 @@ public final class SQLiteStore: LedgerStore {
                 }
                 if let body = entry.body { try insertBody.execute(arguments: [index, Data(body)]) }
             }
-            // The new map nodes are in the node file already (synced); this row makes them part of the log.
+            // The new map nodes are in the node file already; this row makes them part of the log.
             let (_, next) = try Self.mapHead(db)
             if let first = batch.mapNodes.first?.id, first != next {
                 throw StoreError.missing("map node \(next) (the batch's nodes start at \(first))")
@@ -139,6 +143,7 @@ public final class SQLiteStore: LedgerStore {
                 arguments: [batch.newSize, batch.mapRootID, next + Int64(batch.mapNodes.count)])
             try db.execute(sql: "INSERT INTO checkpoints (size, note) VALUES (?, ?)", arguments: [batch.newSize, batch.checkpointNote])
         }
+        committedNextNode.withLock { $0 += Int64(batch.mapNodes.count) }
     }
 
     /// The current map root and the next free node identifier.
@@ -211,6 +216,30 @@ public final class SQLiteStore: LedgerStore {
         }
     }
 
+    public func entries(at indexes: [Int64]) async throws -> [Int64: StoredEntry] {
+        try entryRows(indexes)
+    }
+
+    /// Synchronous on purpose, like ``hashRows(_:)``: point reads on the query path.
+    private func entryRows(_ indexes: [Int64]) throws -> [Int64: StoredEntry] {
+        if indexes.isEmpty { return [:] }
+        return try pool.read { db in
+            let placeholders = Array(repeating: "?", count: indexes.count).joined(separator: ",")
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT e.idx, e.header, e.hashes, b.body FROM entries e LEFT JOIN bodies b ON b.idx = e.idx
+                    WHERE e.idx IN (\(placeholders))
+                    """, arguments: StatementArguments(indexes))
+            var found: [Int64: StoredEntry] = [:]
+            for row in rows {
+                let entry = Self.storedEntry(row)
+                found[entry.index] = entry
+            }
+            return found
+        }
+    }
+
     /// An entry from a row with columns idx, header, hashes and (optionally NULL) body.
     static func storedEntry(_ row: Row) -> StoredEntry {
         let hashes: Data = row["hashes"]
@@ -246,5 +275,22 @@ public final class SQLiteStore: LedgerStore {
                 arguments: [sizes.lowerBound, sizes.upperBound]
             ).map { ($0["size"], $0["note"]) }
         }
+    }
+
+    public func durableMapRoot() async throws -> DurableMapRoot {
+        let durable = nodes.durableEnd
+        return try await pool.read { db in
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT size, node, next_node FROM map_roots WHERE next_node <= ? ORDER BY size DESC LIMIT 1", arguments: [durable])
+            else { return DurableMapRoot(size: 0, rootID: 0, nextID: 1) }
+            return DurableMapRoot(size: row["size"], rootID: row["node"], nextID: row["next_node"])
+        }
+    }
+
+    public func restoreMapNodes(_ nodes: [(id: MapNodeID, node: MapNode)]) async throws {
+        let next = committedNextNode.withLock { $0 }
+        if let last = nodes.last?.id, last >= next { throw StoreError.missing("map node \(last) was never committed") }
+        try self.nodes.append(nodes)
+        try self.nodes.sync()
     }
 }

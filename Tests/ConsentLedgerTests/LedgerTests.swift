@@ -244,6 +244,65 @@ func makeLedger(_ dir: TempDirectory, suite: Suite = .sha256Ed25519, clock: Test
         }
     }
 
+    /// The node file is synced in the background: after an operating-system crash its tail may be
+    /// lost or torn and the watermark behind. Opening for writing recomputes those nodes from the log.
+    @Test(arguments: ["zeroed tail", "truncated", "no watermark", "torn watermark"])
+    func lostStateMapNodesAreRecomputedAtOpen(_ damage: String) async throws {
+        let dir = TempDirectory()
+        let clock = TestClock()
+        var answers: [ConsentAnswer] = []
+        let questions = try (0..<12).map { n in
+            ConsentQuestion(subject: try PhoneNumber(normalizing: "1380013" + String(format: "%04d", n)), sender: "s1", at: .max)
+        }
+        do {
+            let ledger = try await makeLedger(dir, clock: clock)
+            for b in 0..<6 {
+                clock.set(1_795_435_200_000 + Int64(b) * 1000)
+                _ = try await ledger.append((0..<8).map { try event(b * 5 + $0, action: ($0 + b) % 3 == 0 ? "revoke" : "grant") })
+            }
+            for q in questions { answers.append(try await ledger.answer(q)) }
+        }
+        let nodes = dir.directory.path(SQLiteStore.fileName) + ".map"
+        let length = try FileManager.default.attributesOfItem(atPath: nodes)[.size] as! Int
+        let record = MapNode.recordSize
+        let kept = (length / record / 2) * record
+        let handle = try #require(FileHandle(forUpdatingAtPath: nodes))
+        let watermark = try #require(FileHandle(forUpdatingAtPath: nodes + ".synced"))
+        switch damage {
+        case "zeroed tail":
+            try handle.seek(toOffset: UInt64(kept))
+            try handle.write(contentsOf: Data(count: length - kept))
+            try watermark.write(contentsOf: Self.watermarkRecord(kept / record + 1))
+        case "truncated":
+            try handle.truncate(atOffset: UInt64(kept))
+            try watermark.write(contentsOf: Self.watermarkRecord(kept / record + 1))
+        case "no watermark":
+            try handle.truncate(atOffset: 0)
+            try watermark.truncate(atOffset: 0)
+        default:
+            try handle.seek(toOffset: UInt64(kept))
+            try handle.write(contentsOf: Data(repeating: 0xff, count: length - kept))
+            try watermark.write(contentsOf: Data([9, 9, 9, 9]))
+        }
+        try handle.close()
+        try watermark.close()
+
+        // A reader does not repair; the writer does, and everything answers as before.
+        let ledger = try await Ledger.open(directory: dir.directory, store: try SQLiteStore(directory: dir.directory), clock: clock.now)
+        #expect(try await ledger.checkIntegrity().ok)
+        for (q, expected) in zip(questions, answers) { #expect(try await ledger.answer(q) == expected) }
+        _ = try await ledger.proveConsent(questions[0], includeBodies: true)
+        _ = try await ledger.append([try event(3, action: "revoke")])
+        #expect(try await ledger.checkIntegrity().ok)
+        #expect(try FileManager.default.attributesOfItem(atPath: nodes)[.size] as! Int > length)
+    }
+
+    /// The node file's watermark record for `end` (little-endian, then its complement).
+    static func watermarkRecord(_ end: Int) -> Data {
+        let bytes = (0..<8).map { UInt8(truncatingIfNeeded: UInt64(end) >> (8 * $0)) }
+        return Data(bytes + bytes.map { ~$0 })
+    }
+
     @Test func tamperedStoreIsRefusedAtOpen() async throws {
         let dir = TempDirectory()
         do {
