@@ -27,8 +27,9 @@ struct PrefetchedMapNodes: MapNodeSource {
 }
 
 /// Map nodes written or read recently, in two generations: when the young one is full it becomes
-/// the old one. The nodes near the root, rewritten by every batch, always stay.
-struct MapNodeCache {
+/// the old one (``rotateIfFull()``, called between batches only, so that the nodes a batch read
+/// ahead stay until its map update). The nodes near the root, rewritten by every batch, always stay.
+struct MapNodeCache: MapNodeSource {
     private var young: [MapNodeID: MapNode] = [:]
     private var old: [MapNodeID: MapNode] = [:]
     let capacity: Int
@@ -37,16 +38,21 @@ struct MapNodeCache {
 
     subscript(id: MapNodeID) -> MapNode? { young[id] ?? old[id] }
 
-    mutating func insert(_ id: MapNodeID, _ node: MapNode) {
-        if young.count >= capacity / 2 {
-            // Freeing millions of nodes takes a while: not on the append path.
-            let dropped = old
-            Task.detached(priority: .background) { withExtendedLifetime(dropped) {} }
-            old = young
-            young = [:]
-            young.reserveCapacity(capacity / 2)
-        }
-        young[id] = node
+    func node(_ id: MapNodeID) throws -> MapNode {
+        guard let node = self[id] else { throw LedgerError.corrupt("state map node \(id) is missing") }
+        return node
+    }
+
+    mutating func insert(_ id: MapNodeID, _ node: MapNode) { young[id] = node }
+
+    mutating func rotateIfFull() {
+        guard young.count >= capacity / 2 else { return }
+        // Freeing millions of nodes takes a while: not on the append path.
+        let dropped = old
+        Task.detached(priority: .background) { withExtendedLifetime(dropped) {} }
+        old = young
+        young = [:]
+        young.reserveCapacity(capacity / 2)
     }
 }
 
@@ -312,11 +318,11 @@ public actor Ledger {
         }
         let existing: [Hash: StoredEntry]
         let salts: [UInt8]
-        let mapSource: PrefetchedMapNodes
+        let mapValues: [Hash: MapValue]
         do {
             existing = try await store.entries(withIdempotencyKeys: keys.flatMap { $0.compactMap(\.idempotency) })
             salts = try secureRandomBytes(16 * requests.reduce(0) { $0 + $1.count })
-            mapSource = try await prefetchMapPaths(Set(keys.flatMap { $0.map(\.state) }))
+            mapValues = try await prefetchMapPaths(keys.flatMap { $0.map(\.state) })
         } catch {
             return requests.map { _ in .failure(error) }
         }
@@ -364,7 +370,7 @@ public actor Ledger {
                         continue
                     }
                 }
-                let predecessor = requestLatest[k.state] ?? latestInBatch[k.state] ?? mapSource.values[k.state]
+                let predecessor = requestLatest[k.state] ?? latestInBatch[k.state] ?? mapValues[k.state]
                 let salt = Array(salts[saltOffset + 16 * i..<saltOffset + 16 * i + 16])
                 let body = ConsentBody(salt: salt, pepper: k.pepper, subject: event.subject.e164, evidence: event.evidence).encoded()
                 let header = EntryHeader.consent(
@@ -398,7 +404,7 @@ public actor Ledger {
         do {
             try await seal(
                 entries: entries, frontier: frontier, previous: previous, recordedAt: recordedAt, eventCount: eventCount,
-                mapUpdates: latestInBatch, mapSource: mapSource)
+                mapUpdates: latestInBatch)
             return results
         } catch {
             logger.error("batch of \(entries.count) entries not committed: \(error)")
@@ -410,11 +416,11 @@ public actor Ledger {
     /// only then moves the in-memory state forward.
     private func seal(
         entries: [NewEntry], frontier: MerkleFrontier, previous: Hash, recordedAt: Milliseconds, eventCount: UInt32,
-        mapUpdates: [Hash: MapValue], mapSource: PrefetchedMapNodes
+        mapUpdates: [Hash: MapValue]
     ) async throws {
         var frontier = frontier
         let map = try StateMap.update(
-            mapUpdates.map { ($0.key, $0.value) }, rootID: mapRootID, source: mapSource, nextID: nextMapNodeID, hasher: hasher)
+            mapUpdates.map { ($0.key, $0.value) }, rootID: mapRootID, source: mapCache, nextID: nextMapNodeID, hasher: hasher)
         let stateRoot = map.root
         let commitHeader = CommitHeader(previousLeafHash: previous, recordedAt: recordedAt, stateRoot: stateRoot, eventCount: eventCount)
         let commitBytes = EntryHeader.commit(commitHeader).encoded()
@@ -437,20 +443,57 @@ public actor Ledger {
     }
 
     /// Appends a batch with no events: a commit entry that moves the log's clock forward, so that an
-    /// idle log still bounds every time up to now (a heartbeat).
+    /// idle log still bounds every time up to now (a heartbeat). Does nothing while a batch is being
+    /// committed: that batch moves the clock itself.
     public func heartbeat() async throws {
-        let empty = try await prefetchMapPaths([])
+        guard !flushing else { return }
+        flushing = true
+        defer {
+            flushing = false
+            if !queue.isEmpty {
+                flushing = true
+                Task { await self.drain() }
+            }
+        }
         try await seal(
             entries: [], frontier: frontier, previous: lastLeafHash, recordedAt: max(clock(), lastRecordedAt + 1), eventCount: 0,
-            mapUpdates: [:], mapSource: empty)
+            mapUpdates: [:])
     }
 
-    /// Every map node on the paths of `keys` (and the root), from the cache or the store; what the
-    /// store returned is cached.
-    func prefetchMapPaths(_ keys: Set<Hash>) async throws -> PrefetchedMapNodes {
-        let (nodes, read) = try await readMapPaths(keys, rootID: mapRootID, cache: mapCache)
-        for (id, node) in read { mapCache.insert(id, node) }
-        return nodes
+    /// Walks the paths of `keys` through the node cache, reading missing nodes from the store into
+    /// it, so that the batch's map update finds every node it needs there; returns the current value
+    /// of each key that is in the map.
+    func prefetchMapPaths(_ keys: [Hash]) async throws -> [Hash: MapValue] {
+        mapCache.rotateIfFull()
+        var values: [Hash: MapValue] = [:]
+        var walks = mapRootID == 0 ? [] : keys.map { (key: $0, id: mapRootID, depth: 0) }
+        while !walks.isEmpty {
+            var stalled: [(key: Hash, id: MapNodeID, depth: Int)] = []
+            for var walk in walks {
+                while true {
+                    guard let node = mapCache[walk.id] else {
+                        stalled.append(walk)
+                        break
+                    }
+                    if case .leaf(let key, let value) = node {
+                        if key == walk.key { values[key] = value }
+                        break
+                    }
+                    guard let next = StateMap.nextNode(for: walk.key, depth: walk.depth, node: node) else { break }
+                    walk.id = next
+                    walk.depth += 1
+                }
+            }
+            if stalled.isEmpty { break }
+            let missing = Array(Set(stalled.map(\.id)))
+            let read = try await store.mapNodes(missing)
+            for id in missing {
+                guard let node = read[id] else { throw LedgerError.corrupt("state map node \(id) is missing") }
+                mapCache.insert(id, node)
+            }
+            walks = stalled
+        }
+        return values
     }
 
     /// Reads, level by level, every node on the paths of `keys` in the map rooted at `rootID`, and the

@@ -14,18 +14,22 @@ public final class SQLiteStore: LedgerStore {
     private let nodes: MapNodeFile
     /// One above the highest committed map node identifier (this process is the only writer).
     private let committedNextNode: Mutex<MapNodeID>
+    /// Entries below this index are in the subject index; later ones are found by a scan.
+    private let subjectIndexedUpTo: Mutex<Int64>
 
     /// The database file's name inside a data directory.
     public static let fileName = "ledger.sqlite"
 
     /// Opens (creating if needed) the store of a data directory.
-    public convenience init(directory: DataDirectory) throws {
+    public convenience init(directory: DataDirectory, subjectIndexChunk: Int64 = 50_000) throws {
         try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true)
-        try self.init(path: directory.path(SQLiteStore.fileName))
+        try self.init(path: directory.path(SQLiteStore.fileName), subjectIndexChunk: subjectIndexChunk)
     }
 
     /// Opens (creating if needed) the database at `path` and applies the migrations.
-    public init(path: String) throws {
+    /// `subjectIndexChunk`: see ``subjectIndexChunk``.
+    public init(path: String, subjectIndexChunk: Int64 = 50_000) throws {
+        self.subjectIndexChunk = subjectIndexChunk
         var config = Configuration()
         // Readers in other processes (query, check) wait for the writer's commit instead of failing.
         config.busyMode = .timeout(10)
@@ -42,6 +46,7 @@ public final class SQLiteStore: LedgerStore {
         nodes = try MapNodeFile(path: path + ".map")
         try SQLiteStore.migrator.migrate(pool)
         committedNextNode = Mutex(try pool.read { db in try Self.mapHead(db).1 })
+        subjectIndexedUpTo = Mutex(try pool.read { db in try Int64.fetchOne(db, sql: "SELECT upto FROM subject_indexed") ?? 0 })
     }
 
     /// Named, frozen migrations: never edit one that has shipped; add a new one.
@@ -65,8 +70,23 @@ public final class SQLiteStore: LedgerStore {
                     CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL);
                     """)
         }
+        // A subject index maintained in every commit costs a random B-tree page per event (most of a
+        // small batch's writes); it is now filled in chunks behind the log (``indexSubjects()``).
+        migrator.registerMigration("v2-deferred-subject-index") { db in
+            try db.execute(
+                sql: """
+                    DROP INDEX entries_subject;
+                    CREATE TABLE subject_index (subject INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (subject, idx)) WITHOUT ROWID;
+                    CREATE TABLE subject_indexed (id INTEGER PRIMARY KEY CHECK (id = 1), upto INTEGER NOT NULL);
+                    INSERT INTO subject_index SELECT subject, idx FROM entries WHERE subject IS NOT NULL;
+                    INSERT INTO subject_indexed VALUES (1, (SELECT coalesce(max(idx) + 1, 0) FROM entries));
+                    """)
+        }
         return migrator
     }
+
+    /// How many entries the subject index may lag behind the log before a commit moves it forward.
+    public let subjectIndexChunk: Int64
 
     public func parameters() async throws -> LogParameters? {
         try await pool.read { db in try Self.parameters(db) }
@@ -144,6 +164,23 @@ public final class SQLiteStore: LedgerStore {
             try db.execute(sql: "INSERT INTO checkpoints (size, note) VALUES (?, ?)", arguments: [batch.newSize, batch.checkpointNote])
         }
         committedNextNode.withLock { $0 += Int64(batch.mapNodes.count) }
+        // The batch is durable whatever happens here: a failure is retried after the next commit.
+        if batch.newSize - subjectIndexedUpTo.withLock({ $0 }) >= subjectIndexChunk { try? await indexSubjects() }
+    }
+
+    /// Adds the subjects of up to one chunk of entries past the index's end to the subject index, in
+    /// one sorted insert (most pages it touches then take many rows each).
+    func indexSubjects() async throws {
+        let upto = try await pool.write { db in
+            let from = try Int64.fetchOne(db, sql: "SELECT upto FROM subject_indexed") ?? 0
+            let end = min(from + subjectIndexChunk, try Int64.fetchOne(db, sql: "SELECT coalesce(max(idx) + 1, 0) FROM entries") ?? 0)
+            try db.execute(
+                sql: "INSERT INTO subject_index SELECT subject, idx FROM entries WHERE idx >= ? AND idx < ? AND subject IS NOT NULL ORDER BY subject, idx",
+                arguments: [from, end])
+            try db.execute(sql: "UPDATE subject_indexed SET upto = ?", arguments: [end])
+            return end
+        }
+        subjectIndexedUpTo.withLock { $0 = upto }
     }
 
     /// The current map root and the next free node identifier.
@@ -162,8 +199,12 @@ public final class SQLiteStore: LedgerStore {
             try Row.fetchAll(
                 db,
                 sql: """
+                    SELECT e.idx, e.header, e.hashes, b.body FROM subject_index s JOIN entries e ON e.idx = s.idx
+                    LEFT JOIN bodies b ON b.idx = e.idx WHERE s.subject = ?1
+                    UNION ALL
                     SELECT e.idx, e.header, e.hashes, b.body FROM entries e LEFT JOIN bodies b ON b.idx = e.idx
-                    WHERE e.subject = ? ORDER BY e.idx
+                    WHERE e.idx >= (SELECT upto FROM subject_indexed) AND e.subject = ?1
+                    ORDER BY 1
                     """, arguments: [Self.subjectIndex(subjectKey)]
             ).map(Self.storedEntry)
         }

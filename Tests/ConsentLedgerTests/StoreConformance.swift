@@ -68,6 +68,10 @@ enum StoreConformance {
         let forA = try await store.entries(forSubject: subjects[0]).map(\.index)
         #expect(forA == stride(from: 0, to: 41, by: 4).map { Int64($0) })
         #expect(try await store.entries(forSubject: hasher.hash([9])).isEmpty)
+        // Entries by index, with bodies; unknown indexes are left out.
+        let some = try await store.entries(at: [13, 3, 99])
+        #expect(Set(some.keys) == [13, 3])
+        #expect(some[13]?.body == Array("body 13".utf8) && some[3]?.body == nil && some[13]?.header == Array("header 13".utf8))
 
         // State-map nodes: appended with a batch (never rewritten), read back by identifier, with the
         // root of every batch kept.
@@ -110,6 +114,13 @@ enum StoreConformance {
     @Test func conformance() async throws {
         let dir = TempDirectory()
         try await StoreConformance.run(try SQLiteStore(directory: dir.directory))
+    }
+
+    /// With a small chunk, the subject index lags the log by a few entries and queries combine the
+    /// index with a scan of the tail.
+    @Test func conformanceWithALaggingSubjectIndex() async throws {
+        let dir = TempDirectory()
+        try await StoreConformance.run(try SQLiteStore(directory: dir.directory, subjectIndexChunk: 7))
     }
 
     @Test func usesWALAndFullSync() async throws {
