@@ -46,6 +46,8 @@ struct MapNodeCache: MapNodeSource {
     mutating func insert(_ id: MapNodeID, _ node: MapNode) { young[id] = node }
 
     mutating func rotateIfFull() {
+        // Growing a dictionary of millions of nodes rehashes it: reserve the generation's size once.
+        if young.capacity < capacity / 2 { young.reserveCapacity(capacity / 2) }
         guard young.count >= capacity / 2 else { return }
         // Freeing millions of nodes takes a while: not on the append path.
         let dropped = old
@@ -418,25 +420,41 @@ public actor Ledger {
         entries: [NewEntry], frontier: MerkleFrontier, previous: Hash, recordedAt: Milliseconds, eventCount: UInt32,
         mapUpdates: [Hash: MapValue]
     ) async throws {
+        // The store writes the events while the map is updated and the checkpoint signed (two cores).
+        let firstIndex = self.frontier.size
+        let rest = BatchCompletion()
+        let store = self.store
+        async let written: Void = store.commit(firstIndex: firstIndex, leading: entries, rest: rest)
         var frontier = frontier
-        let map = try StateMap.update(
-            mapUpdates.map { ($0.key, $0.value) }, rootID: mapRootID, source: mapCache, nextID: nextMapNodeID, hasher: hasher)
-        let stateRoot = map.root
-        let commitHeader = CommitHeader(previousLeafHash: previous, recordedAt: recordedAt, stateRoot: stateRoot, eventCount: eventCount)
-        let commitBytes = EntryHeader.commit(commitHeader).encoded()
-        let commitLeaf = hasher.leafHash(commitBytes)
-        let commitIndex = frontier.size
-        let stored = frontier.append(leafHash: commitLeaf, hasher: hasher)
-        let all = entries + [NewEntry(header: commitBytes, storedHashes: stored, body: nil, idempotencyKeyHash: nil, subjectKey: nil)]
-        let checkpoint = Checkpoint(origin: parameters.origin, size: frontier.size, rootHash: frontier.root(hasher: hasher))
-        let note = try signer.sign(checkpoint.text).serialized
-        try await store.commit(
-            CommitBatch(firstIndex: self.frontier.size, entries: all, checkpointNote: note, mapNodes: map.nodes, mapRootID: map.rootID))
+        let map: MapUpdate
+        let commitHeader: CommitHeader
+        let commitLeaf: Hash
+        let note: String
+        do {
+            map = try StateMap.update(
+                mapUpdates.map { ($0.key, $0.value) }, rootID: mapRootID, source: mapCache, nextID: nextMapNodeID, hasher: hasher)
+            commitHeader = CommitHeader(previousLeafHash: previous, recordedAt: recordedAt, stateRoot: map.root, eventCount: eventCount)
+            let commitBytes = EntryHeader.commit(commitHeader).encoded()
+            commitLeaf = hasher.leafHash(commitBytes)
+            let stored = frontier.append(leafHash: commitLeaf, hasher: hasher)
+            let checkpoint = Checkpoint(origin: parameters.origin, size: frontier.size, rootHash: frontier.root(hasher: hasher))
+            note = try signer.sign(checkpoint.text).serialized
+            rest.succeed(
+                CommitBatch(
+                    firstIndex: frontier.size - 1,
+                    entries: [NewEntry(header: commitBytes, storedHashes: stored, body: nil, idempotencyKeyHash: nil, subjectKey: nil)],
+                    checkpointNote: note, mapNodes: map.nodes, mapRootID: map.rootID))
+        } catch {
+            rest.fail(error)
+            try? await written
+            throw error
+        }
+        try await written
         self.frontier = frontier
         self.lastLeafHash = commitLeaf
         self.lastRecordedAt = recordedAt
         self.latestCheckpoint = note
-        self.lastCommit = (commitIndex, commitHeader)
+        self.lastCommit = (frontier.size - 1, commitHeader)
         mapRootID = map.rootID
         nextMapNodeID += Int64(map.nodes.count)
         for (id, node) in map.nodes { mapCache.insert(id, node) }

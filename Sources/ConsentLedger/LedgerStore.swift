@@ -1,4 +1,5 @@
 import ConsentCore
+import Foundation
 
 /// A log's fixed parameters, written once at creation.
 public struct LogParameters: Codable, Sendable, Equatable {
@@ -63,6 +64,39 @@ public struct CommitBatch: Sendable {
 
     /// The tree size after the batch.
     public var newSize: Int64 { firstIndex + Int64(entries.count) }
+}
+
+/// The end of a batch, delivered by the ledger while the store writes the batch's beginning
+/// (``LedgerStore/commit(firstIndex:leading:rest:)``).
+public final class BatchCompletion: @unchecked Sendable {
+    private let ready = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private var result: Result<CommitBatch, any Error>?
+
+    public init() {}
+
+    /// Delivers the rest of the batch: its `firstIndex` follows the leading entries.
+    public func succeed(_ rest: CommitBatch) { complete(.success(rest)) }
+
+    /// Abandons the batch: the store writes nothing.
+    public func fail(_ error: any Error) { complete(.failure(error)) }
+
+    private func complete(_ value: Result<CommitBatch, any Error>) {
+        let first = lock.withLock {
+            guard result == nil else { return false }
+            result = value
+            return true
+        }
+        if first { ready.signal() }
+    }
+
+    /// Blocks the calling thread until the rest is delivered. For a store's own database thread,
+    /// never a Swift concurrency thread.
+    public func wait() throws -> CommitBatch {
+        ready.wait()
+        ready.signal()
+        return try lock.withLock { result! }.get()
+    }
 }
 
 /// An entry as stored.
@@ -146,6 +180,11 @@ public protocol LedgerStore: Sendable {
     /// Appends a batch in one transaction and returns only once it is durable.
     /// Fails without writing anything if `batch.firstIndex` is not the current size.
     func commit(_ batch: CommitBatch) async throws
+    /// Like ``commit(_:)`` for a batch whose end is still being computed: writes `leading` (the
+    /// batch's first entries, from `firstIndex`) while the caller computes the rest, then waits for
+    /// `rest` (the remaining entries, checkpoint and map nodes) and commits everything in one
+    /// transaction. If `rest` fails, nothing is written.
+    func commit(firstIndex: Int64, leading: [NewEntry], rest: BatchCompletion) async throws
     /// Hashes by stored hash index; exactly one per index, in order.
     func readHashes(_ indexes: [Int64]) async throws -> [Hash]
     /// Entries `range`, in order (fewer if the log is shorter).

@@ -126,46 +126,60 @@ public final class SQLiteStore: LedgerStore {
     }
 
     public func commit(_ batch: CommitBatch) async throws {
-        // Nodes first. They must start at the first free identifier, or they would overwrite
-        // committed nodes; the check inside the transaction below is the authoritative one.
-        if let first = batch.mapNodes.first?.id {
-            let next = committedNextNode.withLock { $0 }
-            guard first == next else { throw StoreError.missing("map node \(next) (the batch's nodes start at \(first))") }
-        }
-        try nodes.append(batch.mapNodes)
-        try await pool.write { db in
+        let rest = BatchCompletion()
+        rest.succeed(CommitBatch(firstIndex: batch.newSize, entries: [], checkpointNote: batch.checkpointNote, mapNodes: batch.mapNodes, mapRootID: batch.mapRootID))
+        try await commit(firstIndex: batch.firstIndex, leading: batch.entries, rest: rest)
+    }
+
+    public func commit(firstIndex: Int64, leading: [NewEntry], rest: BatchCompletion) async throws {
+        let (nodeCount, newSize) = try await pool.write { db in
             let size = try Int64.fetchOne(db, sql: "SELECT coalesce(max(idx) + 1, 0) FROM entries") ?? 0
-            guard size == batch.firstIndex else { throw StoreError.notAtEnd(expected: size, got: batch.firstIndex) }
-            let insertEntry = try db.cachedStatement(
-                sql: "INSERT INTO entries (idx, header, hashes, idempotency, subject) VALUES (?, ?, ?, ?, ?)")
-            let insertBody = try db.cachedStatement(sql: "INSERT INTO bodies (idx, body) VALUES (?, ?)")
-            for (offset, entry) in batch.entries.enumerated() {
-                let index = batch.firstIndex + Int64(offset)
-                var hashes = Data(capacity: 32 * entry.storedHashes.count)
-                for h in entry.storedHashes { h.withUnsafeBytes { hashes.append(contentsOf: $0) } }
-                do {
-                    try insertEntry.execute(arguments: [
-                        index, Data(entry.header), hashes, entry.idempotencyKeyHash.map { Data($0.bytes) },
-                        entry.subjectKey.map(Self.subjectIndex),
-                    ])
-                } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
-                    throw StoreError.duplicateIdempotencyKey
-                }
-                if let body = entry.body { try insertBody.execute(arguments: [index, Data(body)]) }
+            guard size == firstIndex else { throw StoreError.notAtEnd(expected: size, got: firstIndex) }
+            try Self.insert(leading, at: firstIndex, db)
+            // Blocks this database thread (not a Swift concurrency thread) until the ledger has
+            // computed the end of the batch; the inserts above ran meanwhile.
+            let tail = try rest.wait()
+            guard tail.firstIndex == firstIndex + Int64(leading.count) else {
+                throw StoreError.notAtEnd(expected: firstIndex + Int64(leading.count), got: tail.firstIndex)
             }
-            // The new map nodes are in the node file already; this row makes them part of the log.
+            try Self.insert(tail.entries, at: tail.firstIndex, db)
+            // The nodes must start at the first free identifier, or they would overwrite committed
+            // ones. They go to the node file before the commit that makes them part of the log.
             let (_, next) = try Self.mapHead(db)
-            if let first = batch.mapNodes.first?.id, first != next {
+            if let first = tail.mapNodes.first?.id, first != next {
                 throw StoreError.missing("map node \(next) (the batch's nodes start at \(first))")
             }
+            try nodes.append(tail.mapNodes)
             try db.execute(
                 sql: "INSERT INTO map_roots (size, node, next_node) VALUES (?, ?, ?)",
-                arguments: [batch.newSize, batch.mapRootID, next + Int64(batch.mapNodes.count)])
-            try db.execute(sql: "INSERT INTO checkpoints (size, note) VALUES (?, ?)", arguments: [batch.newSize, batch.checkpointNote])
+                arguments: [tail.newSize, tail.mapRootID, next + Int64(tail.mapNodes.count)])
+            try db.execute(sql: "INSERT INTO checkpoints (size, note) VALUES (?, ?)", arguments: [tail.newSize, tail.checkpointNote])
+            return (Int64(tail.mapNodes.count), tail.newSize)
         }
-        committedNextNode.withLock { $0 += Int64(batch.mapNodes.count) }
+        committedNextNode.withLock { $0 += nodeCount }
         // The batch is durable whatever happens here: a failure is retried after the next commit.
-        if batch.newSize - subjectIndexedUpTo.withLock({ $0 }) >= subjectIndexChunk { try? await indexSubjects() }
+        if newSize - subjectIndexedUpTo.withLock({ $0 }) >= subjectIndexChunk { try? await indexSubjects() }
+    }
+
+    /// Inserts entries (and their bodies) at consecutive indexes from `first`.
+    private static func insert(_ entries: [NewEntry], at first: Int64, _ db: Database) throws {
+        let insertEntry = try db.cachedStatement(
+            sql: "INSERT INTO entries (idx, header, hashes, idempotency, subject) VALUES (?, ?, ?, ?, ?)")
+        let insertBody = try db.cachedStatement(sql: "INSERT INTO bodies (idx, body) VALUES (?, ?)")
+        for (offset, entry) in entries.enumerated() {
+            let index = first + Int64(offset)
+            var hashes = Data(capacity: 32 * entry.storedHashes.count)
+            for h in entry.storedHashes { h.withUnsafeBytes { hashes.append(contentsOf: $0) } }
+            do {
+                try insertEntry.execute(arguments: [
+                    index, Data(entry.header), hashes, entry.idempotencyKeyHash.map { Data($0.bytes) },
+                    entry.subjectKey.map(Self.subjectIndex),
+                ])
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+                throw StoreError.duplicateIdempotencyKey
+            }
+            if let body = entry.body { try insertBody.execute(arguments: [index, Data(body)]) }
+        }
     }
 
     /// Adds the subjects of up to one chunk of entries past the index's end to the subject index, in
