@@ -53,7 +53,7 @@ extension Ledger {
     func keyEvents(_ keys: [Hash], at: Milliseconds, size: Int64, rootID: MapNodeID) async throws
         -> [(deciding: DecidingEvent?, successor: DecidingEvent?)]
     {
-        let latest = try await readMapPaths(Set(keys), rootID: rootID, cache: isWriter ? mapCache : nil).nodes.values
+        let latest = isWriter ? try await mapValues(keys, rootID: rootID) : try await readMapPaths(Set(keys), rootID: rootID).values
         var result: [(deciding: DecidingEvent?, successor: DecidingEvent?)] = keys.map { _ in (nil, nil) }
         // The next entry to read for each key still walking.
         var walking: [Int: Int64] = [:]
@@ -123,7 +123,7 @@ extension Ledger {
         if !mapKeys.isEmpty, let commit {
             needed.insert(commit.index)
             // The map as it was at this checkpoint: nodes are never rewritten, so old roots stay readable.
-            let source = try await readMapPaths(Set(mapKeys.values), rootID: rootID).nodes
+            let source = try await readMapPaths(Set(mapKeys.values), rootID: rootID)
             for (i, key) in mapKeys { keyProofs[i].map = .init(try StateMap.prove(key, rootID: rootID, source: source)) }
         }
         var entries: [ProofBundle.Entry] = []

@@ -136,7 +136,7 @@ extension Ledger {
         guard stored == frontier.peaks else { return fail("stored Merkle hashes disagree with the entries") }
         // So must the stored state map: spot-check every key's latest value through the store.
         let rootID = head.mapRootID
-        let source = try await readMapPaths(Set(latest.keys), rootID: rootID).nodes
+        let source = try await readMapPaths(Set(latest.keys), rootID: rootID)
         for (key, value) in latest where try StateMap.lookup(key, rootID: rootID, source: source) != value {
             return fail("the stored state map disagrees with the replay for a state key")
         }

@@ -26,35 +26,70 @@ struct PrefetchedMapNodes: MapNodeSource {
     }
 }
 
-/// Map nodes written or read recently, in two generations: when the young one is full it becomes
-/// the old one (``rotateIfFull()``, called between batches only, so that the nodes a batch read
-/// ahead stay until its map update). The nodes near the root, rewritten by every batch, always stay.
-struct MapNodeCache: MapNodeSource {
-    private var young: [MapNodeID: MapNode] = [:]
-    private var old: [MapNodeID: MapNode] = [:]
+/// State-map nodes kept in memory by the writer: the most recently created ones in a ring indexed by
+/// identifier (identifiers are dense and increasing, so a lookup is one array access), and nodes read
+/// back from the store in a side table, emptied when it is full (``rotateIfFull()``, called between
+/// batches only, so the nodes a batch read ahead stay until its map update). The nodes near the root,
+/// rewritten by every batch, are always in the ring. Only the ledger actor touches it.
+final class MapNodeCache: MapNodeSource {
+    private var ids: [MapNodeID]
+    private var nodes: [MapNode]
+    private var mask: Int
+    private var read: [MapNodeID: MapNode] = [:]
+    /// The most nodes the ring holds (a power of two); the side table holds a quarter of that.
     let capacity: Int
+    private static let empty = MapNode.inner(left: .zero, right: .zero, leftID: 0, rightID: 0)
 
-    init(capacity: Int) { self.capacity = capacity }
+    init(capacity: Int) {
+        self.capacity = capacity
+        let slots = min(capacity, 1 << 12)
+        ids = Array(repeating: 0, count: slots)
+        nodes = Array(repeating: Self.empty, count: slots)
+        mask = slots - 1
+    }
 
-    subscript(id: MapNodeID) -> MapNode? { young[id] ?? old[id] }
+    subscript(id: MapNodeID) -> MapNode? {
+        let slot = Int(truncatingIfNeeded: id) & mask
+        return ids[slot] == id ? nodes[slot] : read[id]
+    }
 
     func node(_ id: MapNodeID) throws -> MapNode {
         guard let node = self[id] else { throw LedgerError.corrupt("state map node \(id) is missing") }
         return node
     }
 
-    mutating func insert(_ id: MapNodeID, _ node: MapNode) { young[id] = node }
+    /// Keeps a node the ledger just created (identifiers increase).
+    func insertCreated(_ id: MapNodeID, _ node: MapNode) {
+        if id > ids.count, ids.count < capacity { grow(to: min(capacity, ids.count * 2)) }
+        let slot = Int(truncatingIfNeeded: id) & mask
+        ids[slot] = id
+        nodes[slot] = node
+    }
 
-    mutating func rotateIfFull() {
-        // Growing a dictionary of millions of nodes rehashes it: reserve the generation's size once.
-        if young.capacity < capacity / 2 { young.reserveCapacity(capacity / 2) }
-        guard young.count >= capacity / 2 else { return }
-        // Freeing millions of nodes takes a while: not on the append path.
-        let dropped = old
+    /// Keeps a node read from the store.
+    func insertRead(_ id: MapNodeID, _ node: MapNode) {
+        if self[id] == nil { read[id] = node }
+    }
+
+    func rotateIfFull() {
+        guard read.count >= capacity / 4 else { return }
+        // Freeing a million nodes takes a while: not on the append path.
+        let dropped = read
+        read = [:]
         Task.detached(priority: .background) { withExtendedLifetime(dropped) {} }
-        old = young
-        young = [:]
-        young.reserveCapacity(capacity / 2)
+    }
+
+    private func grow(to slots: Int) {
+        let oldIDs = ids
+        let oldNodes = nodes
+        ids = Array(repeating: 0, count: slots)
+        nodes = Array(repeating: Self.empty, count: slots)
+        mask = slots - 1
+        for (i, id) in oldIDs.enumerated() where id != 0 {
+            let slot = Int(truncatingIfNeeded: id) & mask
+            ids[slot] = id
+            nodes[slot] = oldNodes[i]
+        }
     }
 }
 
@@ -91,7 +126,7 @@ public actor Ledger {
     private(set) var mapRootID: MapNodeID = 0
     private var nextMapNodeID: MapNodeID = 1
     /// Recently written or read map nodes (about 150 bytes each).
-    private(set) var mapCache = MapNodeCache(capacity: 1 << 22)
+    private var mapCache = MapNodeCache(capacity: 1 << 22)
 
     private struct Pending {
         var events: [ValidatedEvent]
@@ -191,7 +226,7 @@ public actor Ledger {
             guard let node = try await store.mapNodes([mapRootID])[mapRootID] else {
                 throw LedgerError.corrupt("the state map's root node \(mapRootID) is missing")
             }
-            mapCache.insert(mapRootID, node)
+            mapCache.insertRead(mapRootID, node)
             root = node.hash(hasher)
         }
         guard root == (lastCommit?.header.stateRoot ?? StateMap.emptyRoot) else {
@@ -219,7 +254,7 @@ public actor Ledger {
                 case .consent(let h):
                     pending[h.stateKey(hasher: hasher)] = MapValue(index: entry.index, action: h.action, leafHash: entry.leafHash)
                 case .commit(let c):
-                    let source = try await readMapPaths(Set(pending.keys), rootID: rootID).nodes
+                    let source = try await readMapPaths(Set(pending.keys), rootID: rootID)
                     let map = try StateMap.update(
                         pending.map { ($0.key, $0.value) }, rootID: rootID, source: source, nextID: nextID, hasher: hasher)
                     guard map.root == c.stateRoot, try await store.mapRoot(size: entry.index + 1) == map.rootID else {
@@ -457,7 +492,7 @@ public actor Ledger {
         self.lastCommit = (frontier.size - 1, commitHeader)
         mapRootID = map.rootID
         nextMapNodeID += Int64(map.nodes.count)
-        for (id, node) in map.nodes { mapCache.insert(id, node) }
+        for (id, node) in map.nodes { mapCache.insertCreated(id, node) }
     }
 
     /// Appends a batch with no events: a commit entry that moves the log's clock forward, so that an
@@ -483,8 +518,14 @@ public actor Ledger {
     /// of each key that is in the map.
     func prefetchMapPaths(_ keys: [Hash]) async throws -> [Hash: MapValue] {
         mapCache.rotateIfFull()
+        return try await mapValues(keys, rootID: mapRootID)
+    }
+
+    /// The value of each of `keys` that is in the map rooted at `rootID`, walking through the node
+    /// cache; the nodes it lacks are read from the store and kept.
+    func mapValues(_ keys: [Hash], rootID: MapNodeID) async throws -> [Hash: MapValue] {
         var values: [Hash: MapValue] = [:]
-        var walks = mapRootID == 0 ? [] : keys.map { (key: $0, id: mapRootID, depth: 0) }
+        var walks = rootID == 0 ? [] : keys.map { (key: $0, id: rootID, depth: 0) }
         while !walks.isEmpty {
             var stalled: [(key: Hash, id: MapNodeID, depth: Int)] = []
             for var walk in walks {
@@ -507,34 +548,24 @@ public actor Ledger {
             let read = try await store.mapNodes(missing)
             for id in missing {
                 guard let node = read[id] else { throw LedgerError.corrupt("state map node \(id) is missing") }
-                mapCache.insert(id, node)
+                mapCache.insertRead(id, node)
             }
             walks = stalled
         }
         return values
     }
 
-    /// Reads, level by level, every node on the paths of `keys` in the map rooted at `rootID`, and the
-    /// root itself: from `cache` when it has them, else from the store (those are also returned as `read`).
-    nonisolated func readMapPaths(_ keys: Set<Hash>, rootID: MapNodeID, cache: MapNodeCache? = nil) async throws
-        -> (nodes: PrefetchedMapNodes, read: [MapNodeID: MapNode])
-    {
-        guard rootID != 0 else { return (PrefetchedMapNodes(nodes: [:]), [:]) }
+    /// Reads from the store, level by level, every node on the paths of `keys` in the map rooted at
+    /// `rootID` (for readers, recovery and audits; the writer's appends and answers go through its cache).
+    nonisolated func readMapPaths(_ keys: Set<Hash>, rootID: MapNodeID) async throws -> PrefetchedMapNodes {
+        guard rootID != 0 else { return PrefetchedMapNodes(nodes: [:]) }
         var nodes: [MapNodeID: MapNode] = [:]
-        var read: [MapNodeID: MapNode] = [:]
         var values: [Hash: MapValue] = [:]
         var level: Set<MapNodeID> = [rootID]
         var walks = keys.map { (key: $0, id: rootID) }
         var depth = 0
         while !level.isEmpty {
-            var missing: [MapNodeID] = []
-            for id in level where nodes[id] == nil {
-                if let cached = cache?[id] { nodes[id] = cached } else { missing.append(id) }
-            }
-            for (id, node) in try await store.mapNodes(missing) {
-                nodes[id] = node
-                read[id] = node
-            }
+            for (id, node) in try await store.mapNodes(level.filter { nodes[$0] == nil }) { nodes[id] = node }
             walks = try walks.compactMap { walk in
                 guard let node = nodes[walk.id] else { throw LedgerError.corrupt("state map node \(walk.id) is missing") }
                 if case .leaf(let key, let value) = node, key == walk.key { values[key] = value }
@@ -543,7 +574,7 @@ public actor Ledger {
             level = Set(walks.map(\.id))
             depth += 1
         }
-        return (PrefetchedMapNodes(nodes: nodes, values: values), read)
+        return PrefetchedMapNodes(nodes: nodes, values: values)
     }
 
     /// True when a re-sent event matches the entry first recorded under its client key. The body
