@@ -28,6 +28,17 @@ public final class HMAC {
         guard ok == 1 else { throw CryptoError.openssl("EVP_MAC_init") }
     }
 
+    private init(mac: OpaquePointer, ctx: OpaquePointer) {
+        self.mac = mac
+        self.ctx = ctx
+    }
+
+    /// An independent context with the same algorithm and key, for another thread.
+    public func copy() -> HMAC {
+        guard EVP_MAC_up_ref(mac) == 1, let dup = EVP_MAC_CTX_dup(ctx) else { fatalError("\(CryptoError.openssl("EVP_MAC_CTX_dup"))") }
+        return HMAC(mac: mac, ctx: dup)
+    }
+
     deinit {
         EVP_MAC_CTX_free(ctx)
         EVP_MAC_free(mac)

@@ -111,6 +111,9 @@ public actor Ledger {
     private let signer: NoteSigner
     let pepperMAC: HMAC
     let hasher: Digest
+    /// Contexts for a second thread (``deriveKeys(_:_:)``).
+    private let secondMAC: HMAC
+    private let secondHasher: Digest
     private let clock: @Sendable () -> Milliseconds
     private let maximumBatch: Int
     private let logger: Logger
@@ -206,6 +209,8 @@ public actor Ledger {
         self.verifier = signer.verifier
         self.pepperMAC = pepperMAC
         self.hasher = hasher
+        self.secondMAC = pepperMAC.copy()
+        self.secondHasher = Digest(suite: parameters.suite)
         self.clock = clock
         self.maximumBatch = maximumBatch
         self.logger = logger
@@ -343,15 +348,13 @@ public actor Ledger {
             var subject: Hash
             var state: Hash
         }
-        let keys: [[Keys]] = requests.map { events in
-            events.map { event in
-                let pepper = pepperMAC.authenticate(Derivation.pepperMessage(e164: event.subject.e164))
-                let subject = Derivation.subjectKey(pepper: pepper, e164: event.subject.e164, hasher: hasher)
-                return Keys(
-                    idempotency: event.clientKey.map { Derivation.idempotencyKeyHash(sender: event.sender, clientKey: $0, hasher: hasher) },
-                    pepper: pepper, subject: subject,
-                    state: StateMap.stateKey(subjectKey: subject, sender: event.sender, scope: event.scope, hasher: hasher))
-            }
+        let keys = deriveKeys(requests) { event, mac, hasher in
+            let pepper = mac.authenticate(Derivation.pepperMessage(e164: event.subject.e164))
+            let subject = Derivation.subjectKey(pepper: pepper, e164: event.subject.e164, hasher: hasher)
+            return Keys(
+                idempotency: event.clientKey.map { Derivation.idempotencyKeyHash(sender: event.sender, clientKey: $0, hasher: hasher) },
+                pepper: pepper, subject: subject,
+                state: StateMap.stateKey(subjectKey: subject, sender: event.sender, scope: event.scope, hasher: hasher))
         }
         let existing: [Hash: StoredEntry]
         let salts: [UInt8]
@@ -446,6 +449,33 @@ public actor Ledger {
         } catch {
             logger.error("batch of \(entries.count) entries not committed: \(error)")
             return requests.map { _ in .failure(error) }
+        }
+    }
+
+    /// `derive` for every event of `requests`, keeping their shape; large batches on two threads
+    /// (each with its own MAC and hash contexts, which are not thread-safe).
+    private func deriveKeys<K>(_ requests: [[ValidatedEvent]], _ derive: (ValidatedEvent, HMAC, Digest) -> K) -> [[K]] {
+        let events = requests.flatMap { $0 }
+        var flat: [K?] = Array(repeating: nil, count: events.count)
+        if events.count < 2048 {
+            for (i, event) in events.enumerated() { flat[i] = derive(event, pepperMAC, hasher) }
+        } else {
+            // Each thread uses only its own contexts and writes only its own half.
+            nonisolated(unsafe) let contexts = [(pepperMAC, hasher), (secondMAC, secondHasher)]
+            nonisolated(unsafe) let derive = derive
+            let half = events.count / 2
+            flat.withUnsafeMutableBufferPointer { out in
+                nonisolated(unsafe) let out = out
+                DispatchQueue.concurrentPerform(iterations: 2) { part in
+                    let (mac, hasher) = contexts[part]
+                    for i in part == 0 ? 0..<half : half..<events.count { out[i] = derive(events[i], mac, hasher) }
+                }
+            }
+        }
+        var offset = 0
+        return requests.map { request in
+            defer { offset += request.count }
+            return flat[offset..<offset + request.count].map { $0! }
         }
     }
 
