@@ -2,12 +2,16 @@
 // RFC 9162 leaf hash H(0x00 ‖ header) is what the Merkle tree commits to, and, for consent events,
 // a purgeable body committed by its hash inside the header.
 
-/// What an entry records. Later kinds (hold, purge) extend this tag.
+/// What an entry records.
 public enum EntryKind: UInt8, Sendable, CaseIterable {
     /// An opt-in or opt-out of one subject towards one sender (or globally).
     case consent = 1
     /// The end of a batch: the batch's time and the state-map root after it.
     case commit = 2
+    /// A legal hold placed or released.
+    case hold = 3
+    /// Bodies purged by compaction, and the retention policy that allowed it.
+    case purge = 4
 }
 
 /// A link from an event to the previous event with the same state key.
@@ -154,6 +158,8 @@ public struct CommitHeader: Equatable, Sendable {
 public enum EntryHeader: Equatable, Sendable {
     case consent(ConsentHeader)
     case commit(CommitHeader)
+    case hold(HoldHeader)
+    case purge(PurgeHeader)
 
     /// The encoding version this code writes.
     public static let version: UInt8 = 1
@@ -162,6 +168,8 @@ public enum EntryHeader: Equatable, Sendable {
         switch self {
         case .consent: return .consent
         case .commit: return .commit
+        case .hold: return .hold
+        case .purge: return .purge
         }
     }
 
@@ -170,6 +178,8 @@ public enum EntryHeader: Equatable, Sendable {
         switch self {
         case .consent(let h): return h.previousLeafHash
         case .commit(let h): return h.previousLeafHash
+        case .hold(let h): return h.previousLeafHash
+        case .purge(let h): return h.previousLeafHash
         }
     }
 
@@ -178,6 +188,8 @@ public enum EntryHeader: Equatable, Sendable {
         switch self {
         case .consent(let h): return h.recordedAt
         case .commit(let h): return h.recordedAt
+        case .hold(let h): return h.recordedAt
+        case .purge(let h): return h.recordedAt
         }
     }
 
@@ -216,6 +228,10 @@ public enum EntryHeader: Equatable, Sendable {
         case .commit(let h):
             w.hash(h.stateRoot)
             w.u32(h.eventCount)
+        case .hold(let h):
+            h.encodeFields(into: &w)
+        case .purge(let h):
+            h.encodeFields(into: &w)
         }
         return w.bytes
     }
@@ -274,6 +290,10 @@ public enum EntryHeader: Equatable, Sendable {
             let count = try r.u32()
             try r.finish()
             self = .commit(CommitHeader(previousLeafHash: previous, recordedAt: recordedAt, stateRoot: root, eventCount: count))
+        case .hold:
+            self = .hold(try HoldHeader.decodeFields(previousLeafHash: previous, recordedAt: recordedAt, from: &r))
+        case .purge:
+            self = .purge(try PurgeHeader.decodeFields(previousLeafHash: previous, recordedAt: recordedAt, from: &r))
         }
     }
 }

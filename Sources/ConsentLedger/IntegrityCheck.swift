@@ -13,6 +13,9 @@ public struct IntegrityReport: Sendable, Codable, Equatable {
     public var bodies: Int64
     /// Commit entries whose state root was recomputed by replaying the state map.
     public var stateRoots: Int64 = 0
+    /// Hold entries and purge entries checked (a purge is lawful: nothing before its time or held).
+    public var holds: Int64 = 0
+    public var purges: Int64 = 0
     /// The first problem found, naming the entry index; nil when everything holds.
     public var problem: String?
 
@@ -47,6 +50,7 @@ extension Ledger {
         var batchTime: Milliseconds?
         var lastBatchTime: Milliseconds?
         var pepperOf: [String: Hash] = [:]
+        var retention = RetentionTracker()
         func checkCheckpoints() -> String? {
             while let next = checkpoints.first, next.size <= frontier.size {
                 checkpoints.removeFirst()
@@ -102,8 +106,23 @@ extension Ledger {
                         return fail("entry \(entry.index): link to the previous event of its state key is wrong")
                     }
                     pending[key] = MapValue(index: entry.index, action: h.action, leafHash: leaf)
+                    retention.consent(entry.index, h, stateKey: key, stored: entry.body != nil)
                     batchEvents += 1
                     report.events += 1
+                    batchTime = h.recordedAt
+                case .hold(let h):
+                    if batchTime == nil, let lastBatchTime, h.recordedAt <= lastBatchTime {
+                        return fail("entry \(entry.index): a new batch must be recorded strictly later than the previous one")
+                    }
+                    if let problem = retention.hold(entry.index, h) { return fail("entry \(entry.index): \(problem)") }
+                    report.holds += 1
+                    batchTime = h.recordedAt
+                case .purge(let h):
+                    if batchTime == nil, let lastBatchTime, h.recordedAt <= lastBatchTime {
+                        return fail("entry \(entry.index): a new batch must be recorded strictly later than the previous one")
+                    }
+                    if let problem = retention.purge(entry.index, h) { return fail("entry \(entry.index): \(problem)") }
+                    report.purges += 1
                     batchTime = h.recordedAt
                 case .commit(let c):
                     if batchTime == nil, let lastBatchTime, c.recordedAt <= lastBatchTime {
@@ -131,6 +150,11 @@ extension Ledger {
             progress?(start, head.size)
         }
         guard batchTime == nil else { return fail("the log ends inside a batch (no commit entry after entry \(head.size - 1))") }
+        // A body leaves the store only with a purge entry that names it.
+        for (index, event) in retention.events.sorted(by: { $0.key < $1.key }) {
+            if event.stored, let purge = event.purgedBy { return fail("entry \(index): body still stored after purge entry \(purge)") }
+            if !event.stored, event.purgedBy == nil { return fail("entry \(index): body missing, and no purge entry names it") }
+        }
         // The stored Merkle hashes that proofs are built from must agree with the replay.
         let stored = try await store.readHashes(Merkle.treeHashIndexes(size: head.size))
         guard stored == frontier.peaks else { return fail("stored Merkle hashes disagree with the entries") }

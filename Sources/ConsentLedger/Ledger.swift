@@ -140,7 +140,7 @@ public actor Ledger {
 
     /// Creates a new log in `directory` (keys there, parameters and the empty checkpoint in `store`).
     public static func create(
-        directory: DataDirectory, store: any LedgerStore, origin: String, suite: Suite,
+        directory: DataDirectory, store: any LedgerStore, origin: String, suite: Suite, retention: RetentionPolicy = .default,
         clock: @escaping @Sendable () -> Milliseconds = systemClock
     ) async throws -> LogParameters {
         guard SignedNote.isValidKeyName(origin), origin.utf8.count <= 255 else {
@@ -150,7 +150,7 @@ public actor Ledger {
         defer { withExtendedLifetime(lock) {} }
         if try await store.parameters() != nil { throw StoreError.alreadyInitialized }
         let (key, _) = try directory.createKeys(suite: suite)
-        let parameters = LogParameters(origin: origin, suite: suite, createdAt: clock())
+        let parameters = LogParameters(origin: origin, suite: suite, createdAt: clock(), retention: RetentionSetting(retention))
         let signer = try NoteSigner(name: origin, key: key)
         let empty = Checkpoint(origin: origin, size: 0, rootHash: Digest(suite: suite).hash([]))
         try await store.initialize(parameters, checkpointNote: try signer.sign(empty.text).serialized)
@@ -258,6 +258,8 @@ public actor Ledger {
                 switch try EntryHeader(decoding: entry.header) {
                 case .consent(let h):
                     pending[h.stateKey(hasher: hasher)] = MapValue(index: entry.index, action: h.action, leafHash: entry.leafHash)
+                case .hold, .purge:
+                    break
                 case .commit(let c):
                     let source = try await readMapPaths(Set(pending.keys), rootID: rootID)
                     let map = try StateMap.update(
@@ -483,7 +485,7 @@ public actor Ledger {
     /// only then moves the in-memory state forward.
     private func seal(
         entries: [NewEntry], frontier: MerkleFrontier, previous: Hash, recordedAt: Milliseconds, eventCount: UInt32,
-        mapUpdates: [Hash: MapValue]
+        mapUpdates: [Hash: MapValue], purgedBodies: [Int64] = []
     ) async throws {
         // The store writes the events while the map is updated and the checkpoint signed (two cores).
         let firstIndex = self.frontier.size
@@ -508,7 +510,7 @@ public actor Ledger {
                 CommitBatch(
                     firstIndex: frontier.size - 1,
                     entries: [NewEntry(header: commitBytes, storedHashes: stored, body: nil, idempotencyKeyHash: nil, subjectKey: nil)],
-                    checkpointNote: note, mapNodes: map.nodes, mapRootID: map.rootID))
+                    checkpointNote: note, mapNodes: map.nodes, mapRootID: map.rootID, purgedBodies: purgedBodies))
         } catch {
             rest.fail(error)
             try? await written
@@ -542,6 +544,66 @@ public actor Ledger {
             entries: [], frontier: frontier, previous: lastLeafHash, recordedAt: max(clock(), lastRecordedAt + 1), eventCount: 0,
             mapUpdates: [:])
     }
+
+    /// Appends hold or purge entries as one batch (with its commit entry; the state map does not
+    /// change) and deletes the bodies the purge entries name, in the same transaction. `make` runs
+    /// while no other batch can commit, with the log's size before the batch, and returns the
+    /// headers (their `previousLeafHash` and `recordedAt` are filled in here). The batch's
+    /// `recordedAt` is `at` when given (never before the log's latest time: compaction run for a
+    /// future time moves the log's clock there). Returns the new entries' indexes.
+    func appendAdministrative(
+        at: Milliseconds? = nil, _ make: (_ size: Int64) async throws -> [EntryHeader]
+    ) async throws -> [Int64] {
+        while flushing { try await Task.sleep(nanoseconds: 1_000_000) }
+        flushing = true
+        defer {
+            flushing = false
+            if !queue.isEmpty {
+                flushing = true
+                Task { await self.drain() }
+            }
+        }
+        let headers = try await make(frontier.size)
+        let recordedAt = max(at ?? clock(), lastRecordedAt + 1)
+        var frontier = self.frontier
+        var previous = lastLeafHash
+        var entries: [NewEntry] = []
+        var indexes: [Int64] = []
+        var purgedBodies: [Int64] = []
+        for header in headers {
+            var header = header
+            switch header {
+            case .hold(var h):
+                h.previousLeafHash = previous
+                h.recordedAt = recordedAt
+                do { try h.validate() } catch { throw LedgerError.invalidRequest("invalid hold: \(error)") }
+                header = .hold(h)
+            case .purge(var h):
+                h.previousLeafHash = previous
+                h.recordedAt = recordedAt
+                do { try h.validate() } catch { throw LedgerError.invalidRequest("invalid purge: \(error)") }
+                purgedBodies += h.purged
+                header = .purge(h)
+            default:
+                throw LedgerError.invalidRequest("only hold and purge entries are administrative")
+            }
+            let bytes = header.encoded()
+            let leaf = hasher.leafHash(bytes)
+            indexes.append(frontier.size)
+            let stored = frontier.append(leafHash: leaf, hasher: hasher)
+            entries.append(NewEntry(header: bytes, storedHashes: stored, body: nil, idempotencyKeyHash: nil, subjectKey: nil))
+            previous = leaf
+        }
+        guard !entries.isEmpty else { return [] }
+        _ = try await prefetchMapPaths([])
+        try await seal(
+            entries: entries, frontier: frontier, previous: previous, recordedAt: recordedAt, eventCount: 0, mapUpdates: [:],
+            purgedBodies: purgedBodies)
+        return indexes
+    }
+
+    /// The `recordedAt` of the log's latest entry (its creation time when empty).
+    var lastRecordedTime: Milliseconds { lastRecordedAt }
 
     /// Walks the paths of `keys` through the node cache, reading missing nodes from the store into
     /// it, so that the batch's map update finds every node it needs there; returns the current value

@@ -9,11 +9,36 @@ public struct LogParameters: Codable, Sendable, Equatable {
     public var suite: Suite
     /// When the log was created.
     public var createdAt: Milliseconds
+    /// How long bodies are kept (`minimum`, at least five calendar months) and when compaction
+    /// purges them (`purgeAfter`). Absent in logs created before retention existed: the default.
+    public var retention: RetentionSetting?
 
-    public init(origin: String, suite: Suite, createdAt: Milliseconds) {
+    public init(origin: String, suite: Suite, createdAt: Milliseconds, retention: RetentionSetting? = nil) {
         self.origin = origin
         self.suite = suite
         self.createdAt = createdAt
+        self.retention = retention
+    }
+
+    /// The log's retention policy.
+    public var retentionPolicy: RetentionPolicy {
+        get throws {
+            guard let retention else { return .default }
+            do { return try RetentionPolicy(minimum: retention.minimum, purgeAfter: retention.purgeAfter) } catch {
+                throw LedgerError.corrupt("the log's retention setting is invalid: \(error)")
+            }
+        }
+    }
+}
+
+/// The stored form of a ``RetentionPolicy``: ISO 8601 periods.
+public struct RetentionSetting: Codable, Sendable, Equatable {
+    public var minimum: RetentionPeriod
+    public var purgeAfter: RetentionPeriod
+
+    public init(_ policy: RetentionPolicy) {
+        minimum = policy.minimum
+        purgeAfter = policy.purgeAfter
     }
 }
 
@@ -50,11 +75,14 @@ public struct CommitBatch: Sendable {
     public var mapNodes: [(id: MapNodeID, node: MapNode)]
     /// The state map's root node after the batch (0 for the empty map).
     public var mapRootID: MapNodeID
+    /// Entries whose bodies the batch deletes (a purge entry in the batch names them).
+    public var purgedBodies: [Int64] = []
 
     public init(
         firstIndex: Int64, entries: [NewEntry], checkpointNote: String, mapNodes: [(id: MapNodeID, node: MapNode)] = [],
-        mapRootID: MapNodeID = 0
+        mapRootID: MapNodeID = 0, purgedBodies: [Int64] = []
     ) {
+        self.purgedBodies = purgedBodies
         self.firstIndex = firstIndex
         self.entries = entries
         self.checkpointNote = checkpointNote
@@ -211,6 +239,10 @@ public protocol LedgerStore: Sendable {
     /// Writes state-map nodes recomputed from the entries, at their identifiers (which the store
     /// already committed), and makes them durable.
     func restoreMapNodes(_ nodes: [(id: MapNodeID, node: MapNode)]) async throws
+    /// Returns the space freed by deleted bodies to the file system (best effort; may take a while).
+    func reclaimSpace() async throws
+    /// The bytes the store's database occupies on disk.
+    func databaseBytes() async throws -> Int64
 }
 
 /// A batch boundary whose state-map nodes are durable.

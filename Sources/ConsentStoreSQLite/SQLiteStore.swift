@@ -133,7 +133,10 @@ public final class SQLiteStore: LedgerStore {
 
     public func commit(_ batch: CommitBatch) async throws {
         let rest = BatchCompletion()
-        rest.succeed(CommitBatch(firstIndex: batch.newSize, entries: [], checkpointNote: batch.checkpointNote, mapNodes: batch.mapNodes, mapRootID: batch.mapRootID))
+        rest.succeed(
+            CommitBatch(
+                firstIndex: batch.newSize, entries: [], checkpointNote: batch.checkpointNote, mapNodes: batch.mapNodes,
+                mapRootID: batch.mapRootID, purgedBodies: batch.purgedBodies))
         try await commit(firstIndex: batch.firstIndex, leading: batch.entries, rest: rest)
     }
 
@@ -149,6 +152,10 @@ public final class SQLiteStore: LedgerStore {
                 throw StoreError.notAtEnd(expected: firstIndex + Int64(leading.count), got: tail.firstIndex)
             }
             try Self.insert(tail.entries, at: tail.firstIndex, db)
+            if !tail.purgedBodies.isEmpty {
+                let delete = try db.cachedStatement(sql: "DELETE FROM bodies WHERE idx = ?")
+                for index in tail.purgedBodies { try delete.execute(arguments: [index]) }
+            }
             // The nodes must start at the first free identifier, or they would overwrite committed
             // ones. They go to the node file before the commit that makes them part of the log.
             let (_, next) = try Self.mapHead(db)
@@ -346,6 +353,25 @@ public final class SQLiteStore: LedgerStore {
                 db, sql: "SELECT size, node, next_node FROM map_roots WHERE next_node <= ? ORDER BY size DESC LIMIT 1", arguments: [durable])
             else { return DurableMapRoot(size: 0, rootID: 0, nextID: 1) }
             return DurableMapRoot(size: row["size"], rootID: row["node"], nextID: row["next_node"])
+        }
+    }
+
+    public func databaseBytes() async throws -> Int64 {
+        var total: Int64 = 0
+        for suffix in ["", "-wal"] {
+            let size = (try? FileManager.default.attributesOfItem(atPath: pool.path + suffix)[.size] as? NSNumber)?.int64Value
+            total += size ?? 0
+        }
+        return total
+    }
+
+    public func reclaimSpace() async throws {
+        // Incremental auto-vacuum (set when the database was created) moves free pages to the end and
+        // truncates the file; a checkpoint first, so the WAL does not keep the old pages.
+        try await pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            try db.execute(sql: "PRAGMA incremental_vacuum")
+            try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }
     }
 

@@ -16,7 +16,8 @@ struct ConsentLedgerCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Init.self, Record.self, Import.self, CheckpointCommand.self, Key.self, Prove.self, EntryCommand.self,
-            Query.self, History.self, Heartbeat.self, Verify.self, Check.self, Demo.self,
+            Query.self, History.self, Heartbeat.self, Verify.self, Check.self, Compact.self, Hold.self, RetentionCommand.self,
+            Demo.self,
         ]
     )
 }

@@ -89,6 +89,12 @@ struct EntryView: Encodable {
     var encoded: String
     var body: Body?
     var bodyPurged: Bool?
+    var holdPlacedAt: Int64?
+    var holdReason: String?
+    var holdReference: String?
+    var retention: String?
+    var purgeAfter: String?
+    var purged: [Int64]?
 
     init(index: Int64, leafHash: Hash, header: EntryHeader, encoded: [UInt8]) {
         self.index = index
@@ -120,6 +126,26 @@ struct EntryView: Encodable {
             kind = "commit"
             stateRoot = h.stateRoot
             eventCount = h.eventCount
+        case .hold(let h):
+            kind = "hold"
+            switch h.action {
+            case .place(let target, let reason, let reference):
+                action = "place"
+                subjectKey = target.subjectKey
+                sender = target.sender
+                holdReason = reason
+                holdReference = reference
+            case .release(let placedAt, let reason, let reference):
+                action = "release"
+                holdPlacedAt = placedAt
+                holdReason = reason
+                holdReference = reference
+            }
+        case .purge(let h):
+            kind = "purge"
+            retention = "\(h.minimum)"
+            purgeAfter = "\(h.purgeAfter)"
+            purged = h.purged
         }
     }
 }

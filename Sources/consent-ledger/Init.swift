@@ -15,10 +15,29 @@ extension ConsentLedgerCommand {
         var origin: String?
         @Option(help: "Hash and signature suite, fixed for the log's life: sha256-ed25519 or sm3-sm2.")
         var suite: String = Suite.sha256Ed25519.rawValue
+        @Option(help: "How long bodies (consent certificates) are kept at least, as an ISO 8601 period: P5M (the legal minimum of five calendar months), P6M, P1Y6M, P200D.")
+        var retention: String = "P5M"
+        @Option(help: "When compaction purges a body, as an ISO 8601 period at least --retention. Default: as soon as allowed (the retention itself).")
+        var purgeAfter: String?
         @OptionGroup var output: OutputOptions
 
         func validate() throws {
             guard Suite(rawValue: suite) != nil else { throw ValidationError("--suite must be sha256-ed25519 or sm3-sm2") }
+            _ = try policy()
+        }
+
+        func policy() throws -> RetentionPolicy {
+            guard let minimum = RetentionPeriod(iso8601: retention) else {
+                throw ValidationError("--retention: \"\(retention)\" is not an ISO 8601 period such as P5M, P6M, P1Y6M or P200D")
+            }
+            var after: RetentionPeriod?
+            if let purgeAfter {
+                guard let p = RetentionPeriod(iso8601: purgeAfter) else {
+                    throw ValidationError("--purge-after: \"\(purgeAfter)\" is not an ISO 8601 period")
+                }
+                after = p
+            }
+            do { return try RetentionPolicy(minimum: minimum, purgeAfter: after) } catch { throw ValidationError(error.description) }
         }
 
         func run() async throws {
@@ -26,7 +45,8 @@ extension ConsentLedgerCommand {
             let origin = try self.origin ?? "localhost/consent-ledger/\(Hex.encode(secureRandomBytes(4)))"
             let directory = dataOptions.directory
             let store = try SQLiteStore(directory: directory)
-            let parameters = try await Ledger.create(directory: directory, store: store, origin: origin, suite: suite)
+            let parameters = try await Ledger.create(
+                directory: directory, store: store, origin: origin, suite: suite, retention: try policy())
             let ledger = try await Ledger.open(directory: directory, store: store, writable: false)
             if output.json {
                 try printJSON(["data": dataOptions.data, "origin": parameters.origin, "suite": suite.rawValue, "verifierKey": ledger.verifier.encoded])

@@ -3,10 +3,15 @@
 in Python (hashlib for SHA-256, SM3 and HMAC), as an implementation independent of the Swift code.
 
     python3 tools/vectors/entry_vectors.py > fixtures/entry-vectors.json
+
+It also writes fixtures/admin-entry-vectors.json (hold and purge entries, kinds 0x03 and 0x04, from
+docs/ADMIN-ENTRIES-DRAFT.md) with write_admin_vectors(); `--admin-only` writes just that file and
+prints nothing. The output on stdout is the same either way.
 """
 import hashlib
 import hmac
 import json
+import os
 import struct
 import sys
 
@@ -137,6 +142,105 @@ def vectors(suite):
                        "stateRoot": root.hex(), "eventCount": len(events), "header": commit.hex(),
                        "leafHash": H(suite, b"\x00" + commit).hex()}}
 
-json.dump({"source": "tools/vectors/entry_vectors.py (Python hashlib, from docs/FORMAT.md)",
-           "suites": [vectors("sha256-ed25519"), vectors("sm3-sm2")]}, sys.stdout, ensure_ascii=False, indent=1)
-print()
+# --- Administrative entries (docs/ADMIN-ENTRIES-DRAFT.md): hold (kind 0x03) and purge (kind 0x04). ---
+
+ADMIN_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../fixtures/admin-entry-vectors.json")
+HOLD_TARGETS = {"subject": 1, "sender": 2, "subjectSender": 3}
+INT64_MAX = (1 << 63) - 1
+
+def uleb128(v):
+    assert 0 <= v <= INT64_MAX
+    out = bytearray()
+    while v >= 0x80:
+        out.append(v & 0x7F | 0x80)
+        v >>= 7
+    out.append(v)
+    return bytes(out)
+
+def prefix(kind, previous, recorded_at):
+    return bytes([1, kind]) + previous + struct.pack(">q", recorded_at)
+
+def hold_reason(s):
+    b = s.encode()
+    assert 1 <= len(b) <= 1000 and all(c >= 0x20 and c != 0x7F for c in b)
+    return struct.pack(">H", len(b)) + b
+
+def hold_reference(s):
+    b = s.encode("ascii")
+    assert 1 <= len(b) <= 64 and all(0x21 <= c <= 0x7E for c in b)
+    return short(s)
+
+def hold_header(previous, recorded_at, h):
+    out = prefix(3, previous, recorded_at)
+    if h["action"] == "place":
+        t = h["target"]
+        out += bytes([1, HOLD_TARGETS[t["kind"]]])
+        if t["kind"] in ("subject", "subjectSender"):
+            out += bytes.fromhex(t["subjectKey"])
+        if t["kind"] in ("sender", "subjectSender"):
+            out += short(t["sender"])
+    else:
+        assert h["placedAt"] >= 0
+        out += bytes([2]) + struct.pack(">q", h["placedAt"])
+    return out + hold_reason(h["reason"]) + hold_reference(h["reference"])
+
+def purge_header(previous, recorded_at, p):
+    out = prefix(4, previous, recorded_at)
+    for period in (p["minimum"], p["purgeAfter"]):
+        out += struct.pack(">HI", period["months"], period["days"])
+    purged = p["purged"]
+    assert 1 <= len(purged) <= 10000 and all(b > a for a, b in zip(purged, purged[1:]))
+    out += struct.pack(">I", len(purged)) + uleb128(purged[0])
+    for a, b in zip(purged, purged[1:]):
+        out += uleb128(b - a)
+    return out
+
+def admin_vectors(suite):
+    """Hold and purge entries chained after the six entries of vectors(suite) (indexes 6 on). They are
+    format vectors: the log around them (batches, commit entries) is not modelled."""
+    base = vectors(suite)
+    key0 = base["entries"][0]["subjectKey"]  # +8613800138000, the subject of entries 0 and 4
+    key2 = base["entries"][2]["subjectKey"]  # +8615000150000, the global decline
+    entries = [
+        ("hold", 1780276903000, dict(action="place", target=dict(kind="subjectSender", subjectKey=key0, sender="91440300MA5FXXXX1K"),
+                                     reason="12321投诉调查中：用户称未同意接收营销短信", reference="12321-2026-0001234")),
+        ("hold", 1780276904000, dict(action="place", target=dict(kind="sender", sender="shop-youxuan"),
+                                     reason="Regulator inquiry into opt-out handling", reference="MIIT/2026/77")),
+        ("hold", 1780276905000, dict(action="place", target=dict(kind="subject", subjectKey=key2),
+                                     reason="Court order to preserve evidence", reference="CASE-2026-0042")),
+        ("hold", 1780276906000, dict(action="release", placedAt=7, reason="Inquiry closed", reference="MIIT/2026/77")),
+        # Entry 1 (a revocation recorded 2026-06-01) is past P5M and no longer held (hold 7 released);
+        # the other bodies are held (6: entries 0 and 4, 8: entry 2) or a current grant (3).
+        ("purge", 1794000000000, dict(minimum=dict(months=5, days=0), purgeAfter=dict(months=5, days=0), purged=[1])),
+        # Varint edge cases (1, 2 and 3 bytes, 2^35, and Int64.max, 9 bytes). Indexes beyond the log
+        # break a writer guarantee only; the decoder does not check them.
+        ("purge", 1794000001000, dict(minimum=dict(months=18, days=0), purgeAfter=dict(months=27, days=10),
+                                      purged=[0, 127, 128, 300, 16384, 1 << 35, INT64_MAX])),
+    ]
+    previous = bytes.fromhex(base["commit"]["leafHash"])
+    out = []
+    for i, (kind, recorded_at, fields) in enumerate(entries):
+        if kind == "hold":
+            header = hold_header(previous, recorded_at, fields)
+        else:
+            header = purge_header(previous, recorded_at, fields)
+        leaf = H(suite, b"\x00" + header)
+        out.append({"index": len(base["entries"]) + 1 + i, "kind": kind, "previousLeafHash": previous.hex(),
+                    "recordedAt": recorded_at, kind: fields, "header": header.hex(), "leafHash": leaf.hex()})
+        previous = leaf
+    return {"suite": suite, "entries": out}
+
+def write_admin_vectors(path=ADMIN_PATH):
+    """Writes fixtures/admin-entry-vectors.json: hold and purge entries for both suites, each with its
+    full encoding (common prefix included, hex) and its RFC 9162 leaf hash H(0x00 || header)."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"source": "tools/vectors/entry_vectors.py (Python hashlib, from docs/ADMIN-ENTRIES-DRAFT.md)",
+                   "suites": [admin_vectors("sha256-ed25519"), admin_vectors("sm3-sm2")]}, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+
+if __name__ == "__main__":
+    if "--admin-only" not in sys.argv[1:]:
+        json.dump({"source": "tools/vectors/entry_vectors.py (Python hashlib, from docs/FORMAT.md)",
+                   "suites": [vectors("sha256-ed25519"), vectors("sm3-sm2")]}, sys.stdout, ensure_ascii=False, indent=1)
+        print()
+    write_admin_vectors()

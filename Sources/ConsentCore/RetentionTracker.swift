@@ -1,0 +1,132 @@
+/// Follows a log in order and keeps what retention needs to know about every consent event: its
+/// action and time, when the next event of its state key superseded it, whether its body is still
+/// stored, and which legal holds are in force. Compaction asks it which bodies are due; an audit asks
+/// it whether each purge entry was lawful. Pure: fed with decoded headers, no I/O.
+public struct RetentionTracker: Sendable {
+    /// What retention needs about one consent event.
+    public struct Event: Sendable, Equatable {
+        public var action: ConsentAction
+        public var recordedAt: Milliseconds
+        public var subjectKey: Hash
+        public var sender: String
+        /// When the next event of the same state key was recorded (nil while this one is current).
+        public var supersededAt: Milliseconds?
+        /// The body is in the store now (replaying today's store: absent once purged).
+        public var stored: Bool
+        /// The purge entry that purged the body, if one did.
+        public var purgedBy: Int64?
+    }
+
+    /// Consent events by index.
+    public private(set) var events: [Int64: Event] = [:]
+    private var latestOfKey: [Hash: Int64] = [:]
+    /// Holds in force, by the index of the entry that placed them.
+    public private(set) var holds: [Int64: HoldTarget] = [:]
+    private var heldSubjects: [Hash: Int] = [:]
+    private var heldSenders: [String: Int] = [:]
+    private var heldPairs: [HoldPair: Int] = [:]
+    /// Holds placed and later released, by placing index.
+    private var released: Set<Int64> = []
+
+    private struct HoldPair: Hashable {
+        var subject: Hash
+        var sender: String
+    }
+
+    public init() {}
+
+    /// Records consent event `index` (with its state key) and supersedes the key's previous event.
+    public mutating func consent(_ index: Int64, _ header: ConsentHeader, stateKey: Hash, stored: Bool) {
+        if let previous = latestOfKey[stateKey] { events[previous]?.supersededAt = header.recordedAt }
+        latestOfKey[stateKey] = index
+        events[index] = Event(
+            action: header.action, recordedAt: header.recordedAt, subjectKey: header.subjectKey, sender: header.sender,
+            supersededAt: nil, stored: stored, purgedBy: nil)
+    }
+
+    /// Records hold entry `index`; returns what is wrong with it (a release of an entry that is not a
+    /// hold in force), or nil.
+    public mutating func hold(_ index: Int64, _ header: HoldHeader) -> String? {
+        switch header.action {
+        case .place(let target, _, _):
+            holds[index] = target
+            count(target, by: 1)
+        case .release(let placedAt, _, _):
+            guard let target = holds.removeValue(forKey: placedAt) else {
+                return released.contains(placedAt)
+                    ? "releases the hold of entry \(placedAt), which was already released"
+                    : "releases entry \(placedAt), which is not a hold placed earlier"
+            }
+            released.insert(placedAt)
+            count(target, by: -1)
+        }
+        return nil
+    }
+
+    private mutating func count(_ target: HoldTarget, by delta: Int) {
+        switch target {
+        case .subject(let s): heldSubjects[s, default: 0] += delta
+        case .sender(let s): heldSenders[s, default: 0] += delta
+        case .subjectSender(let subject, let sender): heldPairs[HoldPair(subject: subject, sender: sender), default: 0] += delta
+        }
+    }
+
+    /// Whether a hold in force covers `event`'s body.
+    public func isHeld(_ event: Event) -> Bool {
+        heldSubjects[event.subjectKey, default: 0] > 0 || heldSenders[event.sender, default: 0] > 0
+            || heldPairs[HoldPair(subject: event.subjectKey, sender: event.sender), default: 0] > 0
+    }
+
+    /// The earliest time `event`'s body may be purged under `period` (nil: kept, the grant is current).
+    public func retainUntil(_ event: Event, period: RetentionPeriod) -> Milliseconds? {
+        Retention.retainUntil(action: event.action, recordedAt: event.recordedAt, supersededAt: event.supersededAt, period: period)
+    }
+
+    /// Records purge entry `index`, checking that it was lawful: every listed entry is a consent
+    /// event whose body was not purged before, was past its `retainUntil` under the purge's minimum
+    /// at the purge's time, and was not held. Returns the first problem, or nil.
+    public mutating func purge(_ index: Int64, _ header: PurgeHeader) -> String? {
+        for purged in header.purged {
+            guard let event = events[purged] else { return "purges entry \(purged), which is not an earlier consent event" }
+            if let earlier = event.purgedBy { return "purges entry \(purged), whose body entry \(earlier) purged already" }
+            guard let until = retainUntil(event, period: header.minimum) else {
+                return "purges entry \(purged), a grant that is still the current state of its key"
+            }
+            guard until <= header.recordedAt else {
+                return "purges entry \(purged) before its retention ends (\(RFC3339.format(until)))"
+            }
+            guard !isHeld(event) else { return "purges entry \(purged), whose body is under a legal hold" }
+            events[purged]?.purgedBy = index
+        }
+        return nil
+    }
+
+    /// Notes that `index`'s body was purged by entry `purge`, which the caller appended.
+    public mutating func markPurged(_ index: Int64, by purge: Int64) {
+        events[index]?.stored = false
+        events[index]?.purgedBy = purge
+    }
+
+    /// Why a body is kept or purged at a given time.
+    public enum Verdict: String, Sendable, Codable, CaseIterable {
+        /// Past its purge time and not held.
+        case due
+        /// A grant that is still the current state of its key.
+        case current
+        /// Its retention (or purge-after period) has not ended.
+        case retained
+        /// A legal hold covers it.
+        case held
+        /// No body (purged already, or missing).
+        case absent
+    }
+
+    /// The verdict for `event`'s body at `now` under `policy`: due once `now` reaches the end of the
+    /// `purgeAfter` period (never before the `minimum`, which `purgeAfter` is at least).
+    public func verdict(_ event: Event, at now: Milliseconds, policy: RetentionPolicy) -> Verdict {
+        guard event.stored, event.purgedBy == nil else { return .absent }
+        guard let until = retainUntil(event, period: policy.purgeAfter) else { return .current }
+        guard until <= now else { return .retained }
+        return isHeld(event) ? .held : .due
+    }
+}
