@@ -35,12 +35,16 @@ public struct ProofBundle: Codable, Sendable, Equatable {
         public var inclusion: [Hash]
         /// The encoded body, base64, when disclosed.
         public var body: String?
+        /// When the body was purged under the log's retention policy: the purge entry (also in the
+        /// bundle) that names this entry. The header and every proof are unchanged by a purge.
+        public var bodyPurgedBy: Int64?
 
-        public init(index: Int64, header: String, inclusion: [Hash], body: String? = nil) {
+        public init(index: Int64, header: String, inclusion: [Hash], body: String? = nil, bodyPurgedBy: Int64? = nil) {
             self.index = index
             self.header = header
             self.inclusion = inclusion
             self.body = body
+            self.bodyPurgedBy = bodyPurgedBy
         }
     }
 

@@ -69,9 +69,13 @@ extension Ledger {
     /// may not be earlier than the log's latest entry; a run for a later time records its purges at
     /// that time, moving the log's clock forward. Headers, roots and proofs are unchanged.
     public func compact(
-        now requested: Milliseconds? = nil, dryRun: Bool = false, progress: (@Sendable (String, Int64, Int64) -> Void)? = nil
+        now requested: Milliseconds? = nil, dryRun: Bool = false, batchSize: Int = PurgeHeader.maximumCount,
+        progress: (@Sendable (String, Int64, Int64) -> Void)? = nil
     ) async throws -> CompactionReport {
         guard isWriter || dryRun else { throw LedgerError.invalidRequest("compaction needs the writer lock") }
+        guard (1...PurgeHeader.maximumCount).contains(batchSize) else {
+            throw LedgerError.invalidRequest("a purge entry names 1-\(PurgeHeader.maximumCount) entries, not \(batchSize)")
+        }
         if let requested, requested < lastRecordedTime {
             throw LedgerError.invalidRequest(
                 "--now \(RFC3339.format(requested)) is earlier than the log's latest entry (\(RFC3339.format(lastRecordedTime)))")
@@ -99,8 +103,8 @@ extension Ledger {
         guard !dryRun, !due.isEmpty else { return report }
         report.bytesBefore = try? await store.databaseBytes()
         var done: Int64 = 0
-        for start in stride(from: 0, to: due.count, by: PurgeHeader.maximumCount) {
-            let candidates = due[start..<min(start + PurgeHeader.maximumCount, due.count)]
+        for start in stride(from: 0, to: due.count, by: batchSize) {
+            let candidates = due[start..<min(start + batchSize, due.count)]
             var purgedNow: [Int64] = []
             let indexes = try await appendAdministrative(at: now) { size in
                 // Whatever was appended since the scan (a hold, say) counts before purging.
@@ -125,6 +129,18 @@ extension Ledger {
         try await store.reclaimSpace()
         report.bytesAfter = try? await store.databaseBytes()
         return report
+    }
+
+    /// Changes the log's retention policy for future compactions: the minimum only upwards (at least
+    /// as long from every start date). Takes effect when the log is next opened.
+    public static func changeRetention(directory: DataDirectory, store: any LedgerStore, to policy: RetentionPolicy) async throws {
+        let lock = try directory.lockForWriting()
+        defer { withExtendedLifetime(lock) {} }
+        guard let parameters = try await store.parameters() else { throw StoreError.notInitialized }
+        do { try parameters.retentionPolicy.allowsChange(to: policy) } catch let error as RetentionError {
+            throw LedgerError.invalidRequest(error.description)
+        }
+        try await store.setRetention(RetentionSetting(policy))
     }
 
     /// Places a legal hold: until it is released, compaction purges no body it covers.

@@ -127,7 +127,19 @@ extension Ledger {
             for (i, key) in mapKeys { keyProofs[i].map = .init(try StateMap.prove(key, rootID: rootID, source: source)) }
         }
         var entries: [ProofBundle.Entry] = []
-        let stored = try await store.entries(at: Array(needed))
+        var stored = try await store.entries(at: Array(needed))
+        // A purged body is replaced by the purge entry that names it (within this checkpoint).
+        var purgedBy: [Int64: Int64] = [:]
+        if includeBodies {
+            for (index, entry) in stored where entry.body == nil {
+                if let purge = entry.purgedBy, purge < size { purgedBy[index] = purge }
+            }
+            let purges = Set(purgedBy.values).subtracting(needed)
+            if !purges.isEmpty {
+                stored.merge(try await store.entries(at: Array(purges))) { a, _ in a }
+                needed.formUnion(purges)
+            }
+        }
         for index in needed.sorted() {
             guard let stored = stored[index] else { throw LedgerError.notFound("entry \(index)") }
             let proof = try await inclusionProof(index: index, size: size)
@@ -135,7 +147,9 @@ extension Ledger {
             if includeBodies, let body = stored.body, case .consent = try EntryHeader(decoding: stored.header) {
                 disclosed = Base64.encode(body)
             }
-            entries.append(ProofBundle.Entry(index: index, header: Base64.encode(stored.header), inclusion: proof.proof, body: disclosed))
+            entries.append(
+                ProofBundle.Entry(
+                    index: index, header: Base64.encode(stored.header), inclusion: proof.proof, body: disclosed, bodyPurgedBy: purgedBy[index]))
         }
         let (decision, deciding) = ConsentDecision.decide(latest)
         return ProofBundle(

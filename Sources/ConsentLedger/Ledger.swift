@@ -485,7 +485,7 @@ public actor Ledger {
     /// only then moves the in-memory state forward.
     private func seal(
         entries: [NewEntry], frontier: MerkleFrontier, previous: Hash, recordedAt: Milliseconds, eventCount: UInt32,
-        mapUpdates: [Hash: MapValue], purgedBodies: [Int64] = []
+        mapUpdates: [Hash: MapValue], purgedBodies: [PurgedBody] = []
     ) async throws {
         // The store writes the events while the map is updated and the checkpoint signed (two cores).
         let firstIndex = self.frontier.size
@@ -569,7 +569,7 @@ public actor Ledger {
         var previous = lastLeafHash
         var entries: [NewEntry] = []
         var indexes: [Int64] = []
-        var purgedBodies: [Int64] = []
+        var purgedBodies: [PurgedBody] = []
         for header in headers {
             var header = header
             switch header {
@@ -582,7 +582,7 @@ public actor Ledger {
                 h.previousLeafHash = previous
                 h.recordedAt = recordedAt
                 do { try h.validate() } catch { throw LedgerError.invalidRequest("invalid purge: \(error)") }
-                purgedBodies += h.purged
+                purgedBodies += h.purged.map { PurgedBody(index: $0, purgeEntry: frontier.size) }
                 header = .purge(h)
             default:
                 throw LedgerError.invalidRequest("only hold and purge entries are administrative")

@@ -75,12 +75,12 @@ public struct CommitBatch: Sendable {
     public var mapNodes: [(id: MapNodeID, node: MapNode)]
     /// The state map's root node after the batch (0 for the empty map).
     public var mapRootID: MapNodeID
-    /// Entries whose bodies the batch deletes (a purge entry in the batch names them).
-    public var purgedBodies: [Int64] = []
+    /// Bodies the batch deletes, each with the index of the purge entry (in the batch) that names it.
+    public var purgedBodies: [PurgedBody] = []
 
     public init(
         firstIndex: Int64, entries: [NewEntry], checkpointNote: String, mapNodes: [(id: MapNodeID, node: MapNode)] = [],
-        mapRootID: MapNodeID = 0, purgedBodies: [Int64] = []
+        mapRootID: MapNodeID = 0, purgedBodies: [PurgedBody] = []
     ) {
         self.purgedBodies = purgedBodies
         self.firstIndex = firstIndex
@@ -127,6 +127,19 @@ public final class BatchCompletion: @unchecked Sendable {
     }
 }
 
+/// A body deleted by a purge entry.
+public struct PurgedBody: Sendable, Equatable {
+    /// The entry whose body is deleted.
+    public var index: Int64
+    /// The purge entry that names it.
+    public var purgeEntry: Int64
+
+    public init(index: Int64, purgeEntry: Int64) {
+        self.index = index
+        self.purgeEntry = purgeEntry
+    }
+}
+
 /// An entry as stored.
 public struct StoredEntry: Sendable, Equatable {
     public var index: Int64
@@ -134,12 +147,15 @@ public struct StoredEntry: Sendable, Equatable {
     public var leafHash: Hash
     /// The body, or nil when the entry has none (or it was purged).
     public var body: [UInt8]?
+    /// The purge entry that deleted the body, when one did.
+    public var purgedBy: Int64?
 
-    public init(index: Int64, header: [UInt8], leafHash: Hash, body: [UInt8]?) {
+    public init(index: Int64, header: [UInt8], leafHash: Hash, body: [UInt8]?, purgedBy: Int64? = nil) {
         self.index = index
         self.header = header
         self.leafHash = leafHash
         self.body = body
+        self.purgedBy = purgedBy
     }
 }
 
@@ -203,6 +219,8 @@ public protocol LedgerStore: Sendable {
     func parameters() async throws -> LogParameters?
     /// Writes the parameters and the empty tree's checkpoint; fails if a log exists.
     func initialize(_ parameters: LogParameters, checkpointNote: String) async throws
+    /// Replaces the parameters' retention setting (everything else is fixed for the log's life).
+    func setRetention(_ retention: RetentionSetting) async throws
     /// The end of the log.
     func head() async throws -> StoreHead
     /// Appends a batch in one transaction and returns only once it is durable.

@@ -30,6 +30,11 @@ final class MapNodeFile: @unchecked Sendable {
     /// One above the highest identifier known durable (what the watermark file says).
     private var syncedEnd: MapNodeID
     private var syncScheduled = false
+    /// The whole file mapped read-only (address space reserved far beyond its end), and how many
+    /// bytes of it are known to exist: reads are memory loads, not a system call per node.
+    private let mapped: UnsafeRawPointer?
+    private static let mappedLength = 1 << 40
+    private var readableBytes = 0
     /// How long written nodes may wait for their sync; an operating-system crash within this window
     /// costs a recomputation of the nodes written in it when the log is next opened. Each sync
     /// competes with the database's own fsync for the disk, hence not one per batch.
@@ -46,11 +51,14 @@ final class MapNodeFile: @unchecked Sendable {
         }
         syncedEnd = MapNodeFile.readWatermark(watermarkFD)
         writtenEnd = MapNodeID(lseek(fd, 0, SEEK_END) / off_t(MapNode.recordSize)) + 1
+        let map = mmap(nil, MapNodeFile.mappedLength, PROT_READ, MAP_SHARED, fd, 0)
+        mapped = map == MAP_FAILED ? nil : UnsafeRawPointer(map)
     }
 
     deinit {
         // An orderly close leaves nothing to recompute at the next open.
         if writtenEnd > syncedEnd, fsync(fd) == 0 { try? writeWatermark(writtenEnd) }
+        if let mapped { munmap(UnsafeMutableRawPointer(mutating: mapped), MapNodeFile.mappedLength) }
         close(fd)
         close(watermarkFD)
     }
@@ -137,12 +145,34 @@ final class MapNodeFile: @unchecked Sendable {
 
     /// The nodes with these identifiers; identifiers past the end of the file are left out.
     func read(_ ids: [MapNodeID]) throws -> [MapNodeID: MapNode] {
+        if let mapped { return try readMapped(ids, mapped) }
         var found: [MapNodeID: MapNode] = [:]
         var record = [UInt8](repeating: 0, count: MapNode.recordSize)
         for id in ids where id > 0 {
             let n = record.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, MapNode.recordSize, off_t((id - 1) * Int64(MapNode.recordSize))) }
             guard n == MapNode.recordSize else { continue }
             found[id] = try MapNode(record: record[...])
+        }
+        return found
+    }
+
+    private func readMapped(_ ids: [MapNodeID], _ base: UnsafeRawPointer) throws -> [MapNodeID: MapNode] {
+        var found: [MapNodeID: MapNode] = [:]
+        found.reserveCapacity(ids.count)
+        let size = MapNode.recordSize
+        var readable = state.withLock { readableBytes }
+        for id in ids where id > 0 {
+            let end = Int(id) * size
+            if end > readable {
+                // Past what we know exists: touching a page beyond the end of the file would fault.
+                var info = stat()
+                guard fstat(fd, &info) == 0 else { throw LedgerError.io("cannot stat \(path)") }
+                readable = min(Int(info.st_size), MapNodeFile.mappedLength)
+                state.withLock { readableBytes = max(readableBytes, readable) }
+                guard end <= readable else { continue }
+            }
+            let record = UnsafeRawBufferPointer(start: base + (end - size), count: size)
+            found[id] = try MapNode(record: Array(record)[...])
         }
         return found
     }

@@ -82,6 +82,10 @@ public final class SQLiteStore: LedgerStore {
                     INSERT INTO subject_indexed VALUES (1, (SELECT coalesce(max(idx) + 1, 0) FROM entries));
                     """)
         }
+        // Which purge entry deleted a body: proof bundles say so (and the audit rechecks it).
+        migrator.registerMigration("v3-purged-bodies") { db in
+            try db.execute(sql: "CREATE TABLE purged_bodies (idx INTEGER PRIMARY KEY, purge INTEGER NOT NULL)")
+        }
         return migrator
     }
 
@@ -109,6 +113,15 @@ public final class SQLiteStore: LedgerStore {
             guard try Self.parameters(db) == nil else { throw StoreError.alreadyInitialized }
             try db.execute(sql: "INSERT INTO parameters (id, json) VALUES (1, ?)", arguments: [json])
             try db.execute(sql: "INSERT INTO checkpoints (size, note) VALUES (0, ?)", arguments: [checkpointNote])
+        }
+    }
+
+    public func setRetention(_ retention: RetentionSetting) async throws {
+        try await pool.write { db in
+            guard var parameters = try Self.parameters(db) else { throw StoreError.notInitialized }
+            parameters.retention = retention
+            let json = String(decoding: try JSONEncoder().encode(parameters), as: UTF8.self)
+            try db.execute(sql: "UPDATE parameters SET json = ? WHERE id = 1", arguments: [json])
         }
     }
 
@@ -154,7 +167,11 @@ public final class SQLiteStore: LedgerStore {
             try Self.insert(tail.entries, at: tail.firstIndex, db)
             if !tail.purgedBodies.isEmpty {
                 let delete = try db.cachedStatement(sql: "DELETE FROM bodies WHERE idx = ?")
-                for index in tail.purgedBodies { try delete.execute(arguments: [index]) }
+                let record = try db.cachedStatement(sql: "INSERT INTO purged_bodies (idx, purge) VALUES (?, ?)")
+                for purged in tail.purgedBodies {
+                    try delete.execute(arguments: [purged.index])
+                    try record.execute(arguments: [purged.index, purged.purgeEntry])
+                }
             }
             // The nodes must start at the first free identifier, or they would overwrite committed
             // ones. They go to the node file before the commit that makes them part of the log.
@@ -278,7 +295,8 @@ public final class SQLiteStore: LedgerStore {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT e.idx, e.header, e.hashes, b.body FROM entries e LEFT JOIN bodies b ON b.idx = e.idx
+                    SELECT e.idx, e.header, e.hashes, b.body, p.purge FROM entries e LEFT JOIN bodies b ON b.idx = e.idx
+                    LEFT JOIN purged_bodies p ON p.idx = e.idx
                     WHERE e.idx >= ? AND e.idx < ? ORDER BY e.idx
                     """, arguments: [range.lowerBound, range.upperBound])
             return rows.map(Self.storedEntry)
@@ -297,7 +315,8 @@ public final class SQLiteStore: LedgerStore {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT e.idx, e.header, e.hashes, b.body FROM entries e LEFT JOIN bodies b ON b.idx = e.idx
+                    SELECT e.idx, e.header, e.hashes, b.body, p.purge FROM entries e LEFT JOIN bodies b ON b.idx = e.idx
+                    LEFT JOIN purged_bodies p ON p.idx = e.idx
                     WHERE e.idx IN (\(placeholders))
                     """, arguments: StatementArguments(indexes))
             var found: [Int64: StoredEntry] = [:]
@@ -314,7 +333,9 @@ public final class SQLiteStore: LedgerStore {
         let hashes: Data = row["hashes"]
         let header: Data = row["header"]
         let body: Data? = row["body"]
-        return StoredEntry(index: row["idx"], header: Array(header), leafHash: Hash(bytes: hashes.prefix(32))!, body: body.map { Array($0) })
+        let purgedBy: Int64? = row.hasColumn("purge") ? row["purge"] : nil
+        return StoredEntry(
+            index: row["idx"], header: Array(header), leafHash: Hash(bytes: hashes.prefix(32))!, body: body.map { Array($0) }, purgedBy: purgedBy)
     }
 
     public func entries(withIdempotencyKeys keys: [Hash]) async throws -> [Hash: StoredEntry] {

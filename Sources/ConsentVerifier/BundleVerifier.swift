@@ -2,6 +2,14 @@ import ConsentCore
 import ConsentCrypto
 
 /// What a verified proof bundle establishes.
+/// A body purged under the log's retention policy, as a bundle proves it.
+public struct PurgeNotice: Sendable, Equatable {
+    /// The purge entry that names the body's entry.
+    public var purgeEntry: Int64
+    /// When it was recorded.
+    public var at: Milliseconds
+}
+
 public struct VerifiedConsent: Sendable, Equatable {
     public var decision: ConsentDecision
     /// The deciding event (nil for never-asked), with its index.
@@ -12,6 +20,8 @@ public struct VerifiedConsent: Sendable, Equatable {
     public var checkpoint: Checkpoint
     /// Bodies that were disclosed and checked, by entry index.
     public var bodies: [Int64: ConsentBody]
+    /// Entries whose bodies were purged: the purge entry and its time.
+    public var purgedBodies: [Int64: PurgeNotice] = [:]
 }
 
 extension LogVerifier {
@@ -64,6 +74,17 @@ extension LogVerifier {
                 bodies[entry.index] = body
             }
             headers[entry.index] = (header, leaf)
+        }
+        var purged: [Int64: PurgeNotice] = [:]
+        for entry in bundle.entries {
+            guard let purge = entry.bodyPurgedBy else { continue }
+            guard entry.body == nil, case .consent = headers[entry.index]?.header else {
+                throw fail("entry \(entry.index): only a consent event without a disclosed body can be purged")
+            }
+            guard let found = headers[purge], case .purge(let p) = found.header, p.purged.contains(entry.index) else {
+                throw fail("entry \(entry.index): purge entry \(purge) is not in the bundle or does not name it")
+            }
+            purged[entry.index] = PurgeNotice(purgeEntry: purge, at: p.recordedAt)
         }
         func consent(_ index: Int64, _ role: String) throws -> (ConsentHeader, Hash) {
             guard let found = headers[index] else { throw fail("\(role) entry \(index) is not in the bundle") }
@@ -131,6 +152,8 @@ extension LogVerifier {
         guard decidingEvent?.index == bundle.deciding else {
             throw fail("the bundle names entry \(bundle.deciding.map(String.init) ?? "none") as deciding, its evidence entry \(decidingEvent.map { String($0.index) } ?? "none")")
         }
-        return VerifiedConsent(decision: decision, deciding: decidingEvent, at: at, checkpoint: checkpoint, bodies: bodies)
+        var verified = VerifiedConsent(decision: decision, deciding: decidingEvent, at: at, checkpoint: checkpoint, bodies: bodies)
+        verified.purgedBodies = purged
+        return verified
     }
 }

@@ -21,6 +21,8 @@ extension ConsentLedgerCommand {
         var now: String?
         @Flag(help: "Only report what would be purged.")
         var dryRun = false
+        @Option(help: "Bodies per purge entry (and per transaction), 1-10000.")
+        var batchSize = PurgeHeader.maximumCount
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
@@ -31,7 +33,7 @@ extension ConsentLedgerCommand {
             }
             let ledger = try await dataOptions.open(writable: !dryRun)
             let showProgress = !output.json && isatty(STDERR_FILENO) == 1
-            let report = try await ledger.compact(now: at, dryRun: dryRun) { phase, done, total in
+            let report = try await ledger.compact(now: at, dryRun: dryRun, batchSize: batchSize) { phase, done, total in
                 if showProgress { FileHandle.standardError.write(Data("\r\(phase) \(done)/\(total)   ".utf8)) }
             }
             if showProgress { printError("") }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ConsentCore
 import ConsentLedger
+import ConsentStoreSQLite
 import Foundation
 
 extension ConsentLedgerCommand {
@@ -12,9 +13,25 @@ extension ConsentLedgerCommand {
         @OptionGroup var dataOptions: DataOptions
         @Option(help: "Report as of this RFC 3339 time (default: now).")
         var at: String?
+        @Option(help: "Change the retention minimum (ISO 8601 period; only upwards: at least as long from every start date).")
+        var set: String?
+        @Option(help: "With --set: when compaction purges (ISO 8601 period, at least the minimum; default: the minimum).")
+        var purgeAfter: String?
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
+            if let set {
+                guard let minimum = RetentionPeriod(iso8601: set) else { throw ValidationError("--set: \"\(set)\" is not an ISO 8601 period") }
+                var after: RetentionPeriod?
+                if let purgeAfter {
+                    guard let p = RetentionPeriod(iso8601: purgeAfter) else { throw ValidationError("--purge-after: not an ISO 8601 period") }
+                    after = p
+                }
+                let policy: RetentionPolicy
+                do { policy = try RetentionPolicy(minimum: minimum, purgeAfter: after) } catch { throw ValidationError(error.description) }
+                try await Ledger.changeRetention(directory: dataOptions.directory, store: try SQLiteStore(directory: dataOptions.directory), to: policy)
+                if !output.json { print("retention is now \(policy.minimum), purge after \(policy.purgeAfter)") }
+            }
             var time: Milliseconds?
             if let at {
                 guard let t = RFC3339.parse(at) else { throw ValidationError("--at: \"\(at)\" is not an RFC 3339 time") }

@@ -110,6 +110,13 @@ struct VerifiedView: Encodable {
     var checkpointSize: Int64
     var disclosedBodies: Int
     var evidence: [String: String]?
+    /// Bodies purged under the retention policy: entry index → the purge entry and its time.
+    var purgedBodies: [String: PurgedView]?
+
+    struct PurgedView: Encodable {
+        var purgeEntry: Int64
+        var purgedAt: String
+    }
 
     init(_ v: VerifiedConsent, bundle: ProofBundle) {
         decision = v.decision.rawValue
@@ -125,6 +132,10 @@ struct VerifiedView: Encodable {
         if let d = v.deciding, let body = v.bodies[d.index] {
             evidence = Dictionary(uniqueKeysWithValues: body.evidence.map { ($0.key.name, $0.value) })
         }
+        if !v.purgedBodies.isEmpty {
+            purgedBodies = Dictionary(
+                uniqueKeysWithValues: v.purgedBodies.map { ("\($0.key)", PurgedView(purgeEntry: $0.value.purgeEntry, purgedAt: RFC3339.format($0.value.at))) })
+        }
     }
 
     var text: String {
@@ -136,6 +147,9 @@ struct VerifiedView: Encodable {
         }
         if let evidence {
             for (k, v) in evidence.sorted(by: { $0.key < $1.key }) { lines.append("  evidence \(k): \(v)") }
+        }
+        for (index, p) in (purgedBodies ?? [:]).sorted(by: { $0.key < $1.key }) {
+            lines.append("  body of entry \(index) purged under the retention policy by purge entry \(p.purgeEntry) at \(p.purgedAt)")
         }
         return lines.joined(separator: "\n")
     }

@@ -1,6 +1,7 @@
 import ConsentCore
 import ConsentCrypto
 import ConsentStoreSQLite
+import ConsentVerifier
 import ConsentTestSupport
 import Foundation
 import Testing
@@ -184,6 +185,21 @@ import Testing
         #expect(run.purged == 1 && run.purgeEntries == [2])
         #expect(await ledger.lastRecordedTime == period.added(to: latest))
         #expect(try await ledger.compact().purged == 0)  // idempotent
+
+        // A bundle for the purged revocation still proves the refusal and says which purge took its body.
+        let question = ConsentQuestion(subject: try PhoneNumber(normalizing: "13800130001"), sender: "s1", at: .max)
+        let bundle = try await ledger.proveConsent(question, includeBodies: true)
+        let verified = try LogVerifier(key: ledger.verifier).verify(bundle)
+        #expect(verified.decision == .refused && verified.deciding?.index == 0)
+        #expect(verified.purgedBodies[0]?.purgeEntry == 2 && verified.purgedBodies[0]?.at == period.added(to: latest))
+        #expect(bundle.entries.first { $0.index == 0 }?.body == nil)
+        // The purge notice cannot be forged: it must name a purge entry in the bundle that lists the entry.
+        var forged = bundle
+        forged.entries.removeAll { $0.index == 2 }
+        #expect(throws: (any Error).self) { try LogVerifier(key: ledger.verifier).verify(forged) }
+        forged = bundle
+        if let i = forged.entries.firstIndex(where: { $0.index == 0 }) { forged.entries[i].bodyPurgedBy = 1 }
+        #expect(throws: (any Error).self) { try LogVerifier(key: ledger.verifier).verify(forged) }
     }
 }
 

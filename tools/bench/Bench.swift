@@ -1,5 +1,6 @@
 // Benchmarks for the ledger foundation. Prints numbers; asserts nothing. Run with tools/bench.sh
-// (release build). Arguments: [entries] (default 1,000,000) [suite] (sha256-ed25519 | sm3-sm2).
+// (release build). Arguments: [entries] (default 1,000,000) [suite] (sha256-ed25519 | sm3-sm2),
+// or `compact [entries]` for the compaction benchmark (CompactBench.swift).
 import ConsentCore
 import ConsentCrypto
 import ConsentLedger
@@ -36,6 +37,9 @@ enum Bench {
 
     static func run() async throws {
         let arguments = CommandLine.arguments
+        if arguments.count > 1, arguments[1] == "compact" {
+            return try await CompactBench.run(target: arguments.count > 2 ? Int(arguments[2])! : 1_000_000)
+        }
         let target = arguments.count > 1 ? Int(arguments[1])! : 1_000_000
         let suite = arguments.count > 2 ? Suite(rawValue: arguments[2])! : .sha256Ed25519
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("consent-ledger-bench-\(getpid())").path
