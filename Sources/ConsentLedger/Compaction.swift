@@ -69,7 +69,7 @@ extension Ledger {
     /// may not be earlier than the log's latest entry; a run for a later time records its purges at
     /// that time, moving the log's clock forward. Headers, roots and proofs are unchanged.
     public func compact(
-        now requested: Milliseconds? = nil, dryRun: Bool = false, batchSize: Int = PurgeHeader.maximumCount,
+        now requested: Milliseconds? = nil, dryRun: Bool = false, batchSize: Int = PurgeHeader.maximumCount, vacuum: Bool = false,
         progress: (@Sendable (String, Int64, Int64) -> Void)? = nil
     ) async throws -> CompactionReport {
         guard isWriter || dryRun else { throw LedgerError.invalidRequest("compaction needs the writer lock") }
@@ -126,7 +126,8 @@ extension Ledger {
             progress?("purging", done, Int64(due.count))
         }
         report.kept = report.examined - report.purged
-        try await store.reclaimSpace()
+        progress?("reclaiming space", 0, 1)
+        try await store.reclaimSpace(rebuild: vacuum)
         report.bytesAfter = try? await store.databaseBytes()
         return report
     }

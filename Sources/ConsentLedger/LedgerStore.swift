@@ -257,8 +257,9 @@ public protocol LedgerStore: Sendable {
     /// Writes state-map nodes recomputed from the entries, at their identifiers (which the store
     /// already committed), and makes them durable.
     func restoreMapNodes(_ nodes: [(id: MapNodeID, node: MapNode)]) async throws
-    /// Returns the space freed by deleted bodies to the file system (best effort; may take a while).
-    func reclaimSpace() async throws
+    /// Returns the space freed by deleted bodies to the file system. `rebuild` also repacks
+    /// partly emptied pages (slower, and blocks appends while it runs).
+    func reclaimSpace(rebuild: Bool) async throws
     /// The bytes the store's database occupies on disk.
     func databaseBytes() async throws -> Int64
 }

@@ -386,12 +386,13 @@ public final class SQLiteStore: LedgerStore {
         return total
     }
 
-    public func reclaimSpace() async throws {
+    public func reclaimSpace(rebuild: Bool) async throws {
         // Incremental auto-vacuum (set when the database was created) moves free pages to the end and
-        // truncates the file; a checkpoint first, so the WAL does not keep the old pages.
+        // truncates the file; a checkpoint first, so the WAL does not keep the old pages. Pages that
+        // purges left partly filled (bodies purged between kept ones) are only repacked by VACUUM.
         try await pool.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
-            try db.execute(sql: "PRAGMA incremental_vacuum")
+            try db.execute(sql: rebuild ? "VACUUM" : "PRAGMA incremental_vacuum")
             try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }
     }

@@ -23,6 +23,8 @@ extension ConsentLedgerCommand {
         var dryRun = false
         @Option(help: "Bodies per purge entry (and per transaction), 1-10000.")
         var batchSize = PurgeHeader.maximumCount
+        @Flag(help: "Afterwards rebuild the database (SQLite VACUUM): repacks pages that purges left partly empty; needs free space the size of the database and blocks appends while it runs.")
+        var vacuum = false
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
@@ -33,7 +35,7 @@ extension ConsentLedgerCommand {
             }
             let ledger = try await dataOptions.open(writable: !dryRun)
             let showProgress = !output.json && isatty(STDERR_FILENO) == 1
-            let report = try await ledger.compact(now: at, dryRun: dryRun, batchSize: batchSize) { phase, done, total in
+            let report = try await ledger.compact(now: at, dryRun: dryRun, batchSize: batchSize, vacuum: vacuum) { phase, done, total in
                 if showProgress { FileHandle.standardError.write(Data("\r\(phase) \(done)/\(total)   ".utf8)) }
             }
             if showProgress { printError("") }

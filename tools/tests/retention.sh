@@ -53,7 +53,7 @@ grep -q "purged under the retention policy by purge entry" "$WORK/verified" || d
 # Releasing the hold lets the next run purge s2's revocation; a second release is refused.
 "$BIN" hold release --data "$D" --entry "$hold" --reason "complaint closed" --reference 12321-2026-42 > /dev/null
 expect_fail "release twice" "$BIN" hold release --data "$D" --entry "$hold" --reason again --reference x
-"$BIN" compact --data "$D" --json | python3 -c 'import json,sys; assert json.load(sys.stdin)["purged"]==1' || die "purge after release"
+"$BIN" compact --data "$D" --vacuum --json | python3 -c 'import json,sys; assert json.load(sys.stdin)["purged"]==1' || die "purge after release"
 "$BIN" check --data "$D" > /dev/null || die "final check"
 ok
 echo "retention: $checks checks passed"
