@@ -137,6 +137,8 @@ public actor Ledger {
     }
     private var queue: [Pending] = []
     private var flushing = false
+    /// Administrative appends waiting for the batch being committed to end.
+    private var administrativeWaiting = 0
 
     /// Creates a new log in `directory` (keys there, parameters and the empty checkpoint in `store`).
     public static func create(
@@ -322,7 +324,9 @@ public actor Ledger {
 
     /// Commits queued requests in batches until the queue is empty.
     private func drain() async {
-        while !queue.isEmpty {
+        // An administrative batch (hold, purge) waiting goes next: appends under steady load would
+        // otherwise keep it out for good. Its end starts draining again.
+        while !queue.isEmpty && administrativeWaiting == 0 {
             var taken: [Pending] = []
             var count = 0
             while let next = queue.first, taken.isEmpty || count + next.events.count <= maximumBatch {
@@ -554,7 +558,14 @@ public actor Ledger {
     func appendAdministrative(
         at: Milliseconds? = nil, _ make: (_ size: Int64) async throws -> [EntryHeader]
     ) async throws -> [Int64] {
-        while flushing { try await Task.sleep(nanoseconds: 1_000_000) }
+        administrativeWaiting += 1
+        while flushing {
+            do { try await Task.sleep(nanoseconds: 1_000_000) } catch {
+                administrativeWaiting -= 1
+                throw error
+            }
+        }
+        administrativeWaiting -= 1
         flushing = true
         defer {
             flushing = false

@@ -4,6 +4,7 @@ import ConsentStoreSQLite
 import ConsentVerifier
 import ConsentTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 @testable import ConsentLedger
@@ -168,6 +169,34 @@ import Testing
         }
         let bad = try await second.checkIntegrity()
         #expect(bad.problem?.hasPrefix("entry 2: purges entry 0 before its retention ends") == true, "\(bad.problem ?? "nil")")
+    }
+
+    /// A hold placed while clients append without pause gets in after the batch being committed,
+    /// not after the clients stop.
+    @Test func holdsAreNotStarvedByAppends() async throws {
+        let dir = TempDirectory()
+        let ledger = try await makeLedger(dir)
+        final class Counter: Sendable { let value = Mutex(0) }
+        let appended = Counter()
+        let rounds = 150
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in 0..<4 {
+                group.addTask {
+                    for n in 0..<rounds {
+                        _ = try await ledger.append([try event(client * 1000 + n)])
+                        appended.value.withLock { $0 += 1 }
+                    }
+                }
+            }
+            group.addTask {
+                while appended.value.withLock({ $0 }) < 20 { try await Task.sleep(nanoseconds: 1_000_000) }
+                _ = try await ledger.placeHold(.sender("s1"), reason: "complaint", reference: "12321-1")
+                let done = appended.value.withLock { $0 }
+                #expect(done < 4 * rounds, "the hold waited for every append (\(done))")
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await ledger.checkIntegrity().ok)
     }
 
     @Test func nowBeforeTheLatestEntryIsRefused() async throws {
