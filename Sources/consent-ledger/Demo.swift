@@ -123,6 +123,8 @@ extension ConsentLedgerCommand {
                    consent-ledger query --data \(path) --subject 13800138000 --sender \(bank.sender) --port 10690001 --proof q.json
                    consent-ledger verify bundle \(directory.path("proof-1.json")) --key '\(ledger.verifier.encoded)'
                    consent-ledger history --data \(path) --subject 13800138000
+                   consent-ledger retention --data \(path)
+                   consent-ledger compact --data \(path) --now 2031-01-01T00:00:00Z --dry-run
                 """)
         }
 
