@@ -26,7 +26,7 @@ bodies() { sqlite3 "$1/ledger.sqlite" "SELECT count(*) FROM bodies"; }
 before=$(bodies "$D")
 final=$(at $((base + KILLS + 1)))
 # Small purge batches, so that there are many points to be killed at. One uninterrupted run on the
-# copy gives the expected result; a dry run how long the scan before the first purge takes.
+# copy gives the expected result and how long a run takes; a dry run how long its scan takes.
 PURGE_BATCH=${COMPACT_PURGE_BATCH:-50}
 elapsed() { python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$1" "$(date +%s.%N)"; }
 started=$(date +%s.%N)
@@ -36,17 +36,24 @@ started=$(date +%s.%N)
 "$BIN" compact --data "$WORK/reference" --now "$final" --batch-size "$PURGE_BATCH" --json > "$WORK/reference.json"
 duration=$(elapsed "$started")
 echo "one uninterrupted compaction: ${duration}s, of which ~${scan}s before the first purge"
+final_left=$(bodies "$WORK/reference")
 midway=0
 for round in $(seq 1 "$KILLS"); do
     left_before=$(bodies "$D")
     "$BIN" compact --data "$D" --now "$(at $((base + round)))" --batch-size "$PURGE_BATCH" > /dev/null 2>&1 &
     pid=$!
-    # Every fourth kill anywhere in a run (scan included); the others among its first purge batches,
-    # so that the purges are spread over many killed runs.
-    sleep "$(python3 -c "
-import random, sys
-scan, total, r = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
-print(round(random.uniform(0.05, total) if r % 4 == 0 else random.uniform(0.9 * scan, scan + 0.6), 2))" "$scan" "$duration" "$round")"
+    # Every fourth kill at a random moment of a run (most land in the scan); the others a random
+    # few milliseconds after the run's first purge batch is seen committed, when it has purges left.
+    if [ $((round % 4)) -eq 0 ] || [ "$left_before" -le "$final_left" ]; then
+        sleep "$(python3 -c "import random,sys; print(round(random.uniform(0.05, float(sys.argv[1])), 2))" "$duration")"
+    else
+        for _ in $(seq 1 3000); do
+            [ "$(bodies "$D")" -lt "$left_before" ] && break
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.01
+        done
+        sleep "$(python3 -c "import random; print(round(random.uniform(0.0, 0.15), 3))")"
+    fi
     kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     "$BIN" check --data "$D" > "$WORK/check" || die "check failed after kill $round: $(cat "$WORK/check")"
