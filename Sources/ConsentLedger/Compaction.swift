@@ -153,9 +153,10 @@ extension Ledger {
 
     /// Releases the hold placed by entry `placedAt` (which must be a hold in force).
     public func releaseHold(placedAt: Int64, reason: String, reference: String) async throws -> Int64 {
-        try await appendAdministrative { size in
-            var tracker = RetentionTracker()
-            try await self.track(0..<size, into: &tracker)
+        // The whole log is read before appends are held off; only what came since, after.
+        var (tracker, scanned) = try await retentionState()
+        return try await appendAdministrative { size in
+            try await self.track(scanned..<size, into: &tracker)
             guard tracker.holds[placedAt] != nil else {
                 throw LedgerError.invalidRequest("entry \(placedAt) is not a hold in force (see `hold list`)")
             }

@@ -83,6 +83,9 @@ extension Ledger {
                 if let batchTime, header.recordedAt != batchTime {
                     return fail("entry \(entry.index): recordedAt differs from the rest of its batch")
                 }
+                if batchTime == nil, let lastBatchTime, header.recordedAt <= lastBatchTime {
+                    return fail("entry \(entry.index): a new batch must be recorded strictly later than the previous one")
+                }
                 switch header {
                 case .consent(let h):
                     if let body = entry.body {
@@ -97,9 +100,6 @@ extension Ledger {
                         pepperOf[decoded.subject] = decoded.pepper
                         report.bodies += 1
                     }
-                    if batchTime == nil, let lastBatchTime, h.recordedAt <= lastBatchTime {
-                        return fail("entry \(entry.index): a new batch must be recorded strictly later than the previous one")
-                    }
                     let key = h.stateKey(hasher: hasher)
                     let expected = (pending[key] ?? latest[key]).map { KeyLink(index: $0.index, leafHash: $0.leafHash) }
                     guard h.keyPredecessor == expected else {
@@ -111,23 +111,14 @@ extension Ledger {
                     report.events += 1
                     batchTime = h.recordedAt
                 case .hold(let h):
-                    if batchTime == nil, let lastBatchTime, h.recordedAt <= lastBatchTime {
-                        return fail("entry \(entry.index): a new batch must be recorded strictly later than the previous one")
-                    }
                     if let problem = retention.hold(entry.index, h) { return fail("entry \(entry.index): \(problem)") }
                     report.holds += 1
                     batchTime = h.recordedAt
                 case .purge(let h):
-                    if batchTime == nil, let lastBatchTime, h.recordedAt <= lastBatchTime {
-                        return fail("entry \(entry.index): a new batch must be recorded strictly later than the previous one")
-                    }
                     if let problem = retention.purge(entry.index, h) { return fail("entry \(entry.index): \(problem)") }
                     report.purges += 1
                     batchTime = h.recordedAt
                 case .commit(let c):
-                    if batchTime == nil, let lastBatchTime, c.recordedAt <= lastBatchTime {
-                        return fail("entry \(entry.index): a new batch must be recorded strictly later than the previous one")
-                    }
                     guard c.eventCount == batchEvents else {
                         return fail("entry \(entry.index): commit entry counts \(c.eventCount) events, the batch has \(batchEvents)")
                     }

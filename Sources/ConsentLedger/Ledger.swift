@@ -531,19 +531,23 @@ public actor Ledger {
         for (id, node) in map.nodes { mapCache.insertCreated(id, node) }
     }
 
+    /// Ends a batch committed outside ``drain()`` (a heartbeat, holds, purges): appends that queued
+    /// meanwhile start draining.
+    private func endExclusiveBatch() {
+        flushing = false
+        if !queue.isEmpty {
+            flushing = true
+            Task { await self.drain() }
+        }
+    }
+
     /// Appends a batch with no events: a commit entry that moves the log's clock forward, so that an
     /// idle log still bounds every time up to now (a heartbeat). Does nothing while a batch is being
     /// committed: that batch moves the clock itself.
     public func heartbeat() async throws {
         guard !flushing else { return }
         flushing = true
-        defer {
-            flushing = false
-            if !queue.isEmpty {
-                flushing = true
-                Task { await self.drain() }
-            }
-        }
+        defer { endExclusiveBatch() }
         try await seal(
             entries: [], frontier: frontier, previous: lastLeafHash, recordedAt: max(clock(), lastRecordedAt + 1), eventCount: 0,
             mapUpdates: [:])
@@ -567,13 +571,7 @@ public actor Ledger {
         }
         administrativeWaiting -= 1
         flushing = true
-        defer {
-            flushing = false
-            if !queue.isEmpty {
-                flushing = true
-                Task { await self.drain() }
-            }
-        }
+        defer { endExclusiveBatch() }
         let headers = try await make(frontier.size)
         let recordedAt = max(at ?? clock(), lastRecordedAt + 1)
         var frontier = self.frontier
