@@ -28,11 +28,7 @@ extension ConsentLedgerCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            var at: Milliseconds?
-            if let now {
-                guard let t = RFC3339.parse(now) else { throw ValidationError("--now: \"\(now)\" is not an RFC 3339 time") }
-                at = t
-            }
+            let at = try parseTime(now, option: "--now")
             let ledger = try await dataOptions.open(writable: !dryRun)
             let showProgress = !output.json && isatty(STDERR_FILENO) == 1
             let report = try await ledger.compact(now: at, dryRun: dryRun, batchSize: batchSize, vacuum: vacuum) { phase, done, total in

@@ -70,3 +70,23 @@ func readVerifierKey(_ value: String) throws -> String {
     if FileManager.default.fileExists(atPath: value) { return try readText(value).trimmingCharacters(in: .whitespacesAndNewlines) }
     return value
 }
+
+/// The value of an optional RFC 3339 time option (`--at`, `--now`); nil when it was not given.
+func parseTime(_ text: String?, option: String) throws -> Milliseconds? {
+    guard let text else { return nil }
+    guard let time = RFC3339.parse(text) else { throw ValidationError("\(option): \"\(text)\" is not an RFC 3339 time") }
+    return time
+}
+
+/// A retention policy from its ISO 8601 period options (`init --retention`, `retention --set`).
+func parseRetention(minimum: String, option: String, purgeAfter: String?) throws -> RetentionPolicy {
+    func period(_ text: String, _ option: String) throws -> RetentionPeriod {
+        guard let period = RetentionPeriod(iso8601: text) else {
+            throw ValidationError("\(option): \"\(text)\" is not an ISO 8601 period such as P5M, P6M, P1Y6M or P200D")
+        }
+        return period
+    }
+    let minimum = try period(minimum, option)
+    let after = try purgeAfter.map { try period($0, "--purge-after") }
+    do { return try RetentionPolicy(minimum: minimum, purgeAfter: after) } catch { throw ValidationError(error.description) }
+}

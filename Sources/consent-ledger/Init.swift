@@ -27,17 +27,7 @@ extension ConsentLedgerCommand {
         }
 
         func policy() throws -> RetentionPolicy {
-            guard let minimum = RetentionPeriod(iso8601: retention) else {
-                throw ValidationError("--retention: \"\(retention)\" is not an ISO 8601 period such as P5M, P6M, P1Y6M or P200D")
-            }
-            var after: RetentionPeriod?
-            if let purgeAfter {
-                guard let p = RetentionPeriod(iso8601: purgeAfter) else {
-                    throw ValidationError("--purge-after: \"\(purgeAfter)\" is not an ISO 8601 period")
-                }
-                after = p
-            }
-            do { return try RetentionPolicy(minimum: minimum, purgeAfter: after) } catch { throw ValidationError(error.description) }
+            try parseRetention(minimum: retention, option: "--retention", purgeAfter: purgeAfter)
         }
 
         func run() async throws {

@@ -82,10 +82,7 @@ func makeQuestion(subject: String, sender: String, port: String?, purpose: Strin
     }
     let latest = await ledger.latestCommitTime
     var time = latest != nil ? latest! : await ledger.now
-    if let at {
-        guard let t = RFC3339.parse(at) else { throw ValidationError("--at: \"\(at)\" is not an RFC 3339 time") }
-        time = t
-    }
+    if let t = try parseTime(at, option: "--at") { time = t }
     return ConsentQuestion(subject: number, sender: sender, port: port, purpose: purpose, at: time)
 }
 

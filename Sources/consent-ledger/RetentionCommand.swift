@@ -21,22 +21,11 @@ extension ConsentLedgerCommand {
 
         func run() async throws {
             if let set {
-                guard let minimum = RetentionPeriod(iso8601: set) else { throw ValidationError("--set: \"\(set)\" is not an ISO 8601 period") }
-                var after: RetentionPeriod?
-                if let purgeAfter {
-                    guard let p = RetentionPeriod(iso8601: purgeAfter) else { throw ValidationError("--purge-after: not an ISO 8601 period") }
-                    after = p
-                }
-                let policy: RetentionPolicy
-                do { policy = try RetentionPolicy(minimum: minimum, purgeAfter: after) } catch { throw ValidationError(error.description) }
+                let policy = try parseRetention(minimum: set, option: "--set", purgeAfter: purgeAfter)
                 try await Ledger.changeRetention(directory: dataOptions.directory, store: try SQLiteStore(directory: dataOptions.directory), to: policy)
                 if !output.json { print("retention is now \(policy.minimum), purge after \(policy.purgeAfter)") }
             }
-            var time: Milliseconds?
-            if let at {
-                guard let t = RFC3339.parse(at) else { throw ValidationError("--at: \"\(at)\" is not an RFC 3339 time") }
-                time = t
-            }
+            let time = try parseTime(at, option: "--at")
             let ledger = try await dataOptions.open(writable: false)
             let report = try await ledger.retentionReport(now: time)
             if output.json {
