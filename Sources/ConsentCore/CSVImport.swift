@@ -48,71 +48,132 @@ public enum CSVImport {
         }
     }
 
-    /// A parsed record and the line it starts on.
-    struct Record {
-        var line: Int
-        var fields: [String]
-    }
-
     /// Splits RFC 4180 CSV (quoted fields may hold commas, newlines and doubled quotes; CRLF or LF).
     /// Blank lines are skipped.
-    static func parse(_ text: String) throws(EventValidationError) -> [Record] {
-        var records: [Record] = []
-        var fields: [String] = []
-        var field: [UInt8] = []
-        var line = 1
-        var recordLine = 1
-        var quoted = false
-        var fieldWasQuoted = false
-        var bytes = Array(text.utf8)
-        // Spreadsheet programs start UTF-8 CSV with a byte-order mark; it is not part of the first column name.
-        if bytes.starts(with: [0xef, 0xbb, 0xbf]) { bytes.removeFirst(3) }
-        var i = 0
-        func endField() {
-            fields.append(String(decoding: field, as: UTF8.self))
-            field.removeAll(keepingCapacity: true)
-            fieldWasQuoted = false
+    static func parse(_ text: String) throws(EventValidationError) -> [CSVRecord] {
+        var reader = CSVReader()
+        do {
+            return try reader.feed(text.utf8) + reader.finish()
+        } catch {
+            throw EventValidationError(field: "line \(error.line)", error.reason)
         }
-        func endRecord() {
-            endField()
-            if !(fields.count == 1 && fields[0].isEmpty) { records.append(Record(line: recordLine, fields: fields)) }
-            fields.removeAll(keepingCapacity: true)
-        }
-        while i < bytes.count {
-            let c = bytes[i]
-            if quoted {
-                if c == UInt8(ascii: "\"") {
-                    if i + 1 < bytes.count, bytes[i + 1] == UInt8(ascii: "\"") {
-                        field.append(c)
-                        i += 1
-                    } else {
-                        quoted = false
-                    }
-                } else {
-                    if c == 0x0a { line += 1 }
-                    field.append(c)
-                }
-            } else if c == UInt8(ascii: "\"") {
-                guard field.isEmpty, !fieldWasQuoted else {
-                    throw EventValidationError(field: "line \(line)", "a quote inside an unquoted field")
-                }
-                quoted = true
-                fieldWasQuoted = true
-            } else if c == UInt8(ascii: ",") {
-                endField()
-            } else if c == 0x0a || c == 0x0d {
-                if c == 0x0d, i + 1 < bytes.count, bytes[i + 1] == 0x0a { i += 1 }
-                endRecord()
-                line += 1
-                recordLine = line
+    }
+}
+
+/// A parsed CSV record and the 1-based line it starts on.
+struct CSVRecord: Sendable {
+    var line: Int
+    var fields: [String]
+}
+
+/// A CSV syntax error that makes the rest of the file unreadable.
+struct CSVSyntaxError: Error, Equatable {
+    var line: Int
+    var reason: String
+}
+
+/// An incremental RFC 4180 reader: feed the bytes in chunks of any size (a chunk may end anywhere,
+/// even inside a quoted field or between CR and LF) and get back the records completed so far, so
+/// a file of any size is read in bounded memory. Quoted fields may hold commas, newlines and
+/// doubled quotes; records end with CRLF, LF or CR; blank lines are skipped; a leading UTF-8
+/// byte-order mark (spreadsheet programs write one) is dropped.
+struct CSVReader: Sendable {
+    private var fields: [String] = []
+    private var field: [UInt8] = []
+    private var line = 1
+    private var recordLine = 1
+    private var quoted = false
+    private var fieldWasQuoted = false
+    /// A quote seen inside a quoted field: the next byte says whether it was a doubled quote.
+    private var pendingQuote = false
+    /// A CR just ended a record: an LF right after it belongs to the same line end.
+    private var skipLF = false
+    /// The first bytes, held until they show whether the input starts with a byte-order mark.
+    private var head: [UInt8]? = []
+
+    init() {}
+
+    /// Consumes a chunk and returns the records it completed.
+    mutating func feed(_ bytes: some Sequence<UInt8>) throws(CSVSyntaxError) -> [CSVRecord] {
+        var records: [CSVRecord] = []
+        for c in bytes {
+            if head != nil {
+                head!.append(c)
+                if head!.count < 3 { continue }
+                try flushHead(into: &records)
             } else {
-                guard !fieldWasQuoted else { throw EventValidationError(field: "line \(line)", "text after a closing quote") }
+                try consume(c, into: &records)
+            }
+        }
+        return records
+    }
+
+    /// Ends the input and returns the last record, if the input did not end with a line end.
+    mutating func finish() throws(CSVSyntaxError) -> [CSVRecord] {
+        var records: [CSVRecord] = []
+        if head != nil { try flushHead(into: &records) }
+        if pendingQuote {
+            pendingQuote = false
+            quoted = false
+        }
+        guard !quoted else { throw CSVSyntaxError(line: recordLine, reason: "unterminated quoted field") }
+        if !field.isEmpty || !fields.isEmpty || fieldWasQuoted { endRecord(into: &records) }
+        return records
+    }
+
+    private mutating func flushHead(into records: inout [CSVRecord]) throws(CSVSyntaxError) {
+        guard var bytes = head else { return }
+        head = nil
+        if bytes.starts(with: [0xef, 0xbb, 0xbf]) { bytes.removeFirst(3) }
+        for c in bytes { try consume(c, into: &records) }
+    }
+
+    private mutating func consume(_ c: UInt8, into records: inout [CSVRecord]) throws(CSVSyntaxError) {
+        if skipLF {
+            skipLF = false
+            if c == 0x0a { return }
+        }
+        if pendingQuote {
+            pendingQuote = false
+            if c == UInt8(ascii: "\"") {
+                field.append(c)
+                return
+            }
+            quoted = false
+        }
+        if quoted {
+            if c == UInt8(ascii: "\"") {
+                pendingQuote = true
+            } else {
+                if c == 0x0a { line += 1 }
                 field.append(c)
             }
-            i += 1
+        } else if c == UInt8(ascii: "\"") {
+            guard field.isEmpty, !fieldWasQuoted else { throw CSVSyntaxError(line: line, reason: "a quote inside an unquoted field") }
+            quoted = true
+            fieldWasQuoted = true
+        } else if c == UInt8(ascii: ",") {
+            endField()
+        } else if c == 0x0a || c == 0x0d {
+            skipLF = c == 0x0d
+            endRecord(into: &records)
+            line += 1
+            recordLine = line
+        } else {
+            guard !fieldWasQuoted else { throw CSVSyntaxError(line: line, reason: "text after a closing quote") }
+            field.append(c)
         }
-        guard !quoted else { throw EventValidationError(field: "line \(recordLine)", "unterminated quoted field") }
-        if !field.isEmpty || !fields.isEmpty || fieldWasQuoted { endRecord() }
-        return records
+    }
+
+    private mutating func endField() {
+        fields.append(String(decoding: field, as: UTF8.self))
+        field.removeAll(keepingCapacity: true)
+        fieldWasQuoted = false
+    }
+
+    private mutating func endRecord(into records: inout [CSVRecord]) {
+        endField()
+        if !(fields.count == 1 && fields[0].isEmpty) { records.append(CSVRecord(line: recordLine, fields: fields)) }
+        fields.removeAll(keepingCapacity: true)
     }
 }
