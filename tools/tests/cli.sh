@@ -137,6 +137,51 @@ for i in $(seq 1 8); do
 done
 wait "$writer"
 ok
+# A send log checked against the log: each message sent without consent is listed, with a bundle that verifies offline.
+S="$WORK/sends"
+"$BIN" init --data "$S" --origin example.com/consent/sends > /dev/null
+recorded() { "$BIN" record --data "$S" --json "$@" | python3 -c 'import json,sys; print(json.load(sys.stdin)["recordedAt"])'; }
+g1=$(recorded --sender bank --subject 13800138001 --action grant --method web-form)
+recorded --sender bank --subject 13800138002 --action grant --method app > /dev/null
+r2=$(recorded --sender bank --subject 13800138002 --action revoke --port 10690001 --method sms-reply --evidence reply=R)
+cat > "$WORK/sends.csv" <<CSV
+time,sender,port,number,message_id
+$g1,bank,10690001,13800138001,ok-1
+2001-01-01T08:00:00+08:00,bank,10690001,13800138001,before-consent
+$r2,bank,10690001,+86 138-0013-8002,after-R
+$r2,bank,10690002,13800138002,other-port
+$r2,bank,10690001,13800138003,never/asked
+2099-01-01T00:00:00Z,bank,10690001,13800138001,future
+$r2,bank,10690001,12345,bad-number
+CSV
+rc=0; "$BIN" check-sends --data "$S" "$WORK/sends.csv" > "$WORK/out" 2> "$WORK/err" || rc=$?
+[ "$rc" = 1 ] || die "check-sends with violations exited $rc: $(cat "$WORK/err")"
+grep -q '^line 4 .*after-R .*+86138\*\*\*\*8002 .*REFUSED .*entry 4: revoke (port=10690001)' "$WORK/out" || die "check-sends listing: $(cat "$WORK/out")"
+grep -q "^line 3 .*before-consent .*NEVER-ASKED" "$WORK/out" && grep -q "^line 6 .*never/asked .*-> never_asked-line6.json" "$WORK/out" \
+    || die "check-sends never-asked: $(cat "$WORK/out")"
+grep -q "^line 8: invalid: number:" "$WORK/err" || die "check-sends invalid row: $(cat "$WORK/err")"
+python3 - "$WORK/sends.csv.violations/report.json" <<'PY' || die "check-sends report.json"
+import json, sys
+r = json.load(open(sys.argv[1]))
+s = r["summary"]
+assert (s["rows"], s["consented"], s["refused"], s["neverAsked"], s["notCovered"], s["invalid"], s["exitCode"]) == (7, 2, 1, 2, 1, 1, 1), s
+assert [v["messageId"] for v in r["violations"]] == ["before-consent", "after-R", "never/asked"], r["violations"]
+assert [m["messageId"] for m in r["notCovered"]] == ["future"] and [i["line"] for i in r["invalid"]] == [8], r
+PY
+"$BIN" verify bundle "$WORK/sends.csv.violations/after-R.json" --key "$("$BIN" key --data "$S")" --json > "$WORK/v.json"
+grep -q '"decision":"refused"' "$WORK/v.json" && grep -q '"reply":"R"' "$WORK/v.json" || die "check-sends bundle: $(cat "$WORK/v.json")"
+"$BIN" verify bundle "$WORK/sends.csv.violations/before-consent.json" --key "$("$BIN" key --data "$S")" | grep -q "^OK: the bundle proves NEVER-ASKED" \
+    || die "check-sends never-asked bundle"
+expect_fail "check-sends into a used directory" "$BIN" check-sends --data "$S" "$WORK/sends.csv"
+grep -q "not empty" "$WORK/err" || die "used directory message: $(cat "$WORK/err")"
+head -2 "$WORK/sends.csv" > "$WORK/clean.csv"
+"$BIN" check-sends --data "$S" "$WORK/clean.csv" --json | grep -q '"exitCode":0' || die "clean send log"
+printf 'time,sender,number\n' > "$WORK/bad-header.csv"
+rc=0; "$BIN" check-sends --data "$S" "$WORK/bad-header.csv" > /dev/null 2> "$WORK/err" || rc=$?
+[ "$rc" = 2 ] && grep -q 'line 1: missing column "port"' "$WORK/err" || die "bad header: exit $rc, $(cat "$WORK/err")"
+[ ! -e "$WORK/bad-header.csv.violations" ] || die "a bad header left an output directory"
+ok
+
 # Every fixture bundle gets its verdict from the CLI too.
 python3 - "$ROOT/fixtures/bundles" "$BIN" <<'PY' || die "fixtures/bundles verdicts"
 import json, subprocess, sys
