@@ -72,8 +72,37 @@ public enum MapNode: Equatable, Sendable {
 
     /// ``encoded()`` padded with zeros to ``recordSize``.
     public func record() -> [UInt8] {
-        let bytes = encoded()
-        return bytes + [UInt8](repeating: 0, count: MapNode.recordSize - bytes.count)
+        [UInt8](unsafeUninitializedCapacity: MapNode.recordSize) { buffer, count in
+            writeRecord(to: UnsafeMutableRawBufferPointer(buffer))
+            count = MapNode.recordSize
+        }
+    }
+
+    /// Writes ``record()`` into the first ``recordSize`` bytes of `buffer`, allocating nothing (a
+    /// batch writes a hundred thousand nodes).
+    public func writeRecord(to buffer: UnsafeMutableRawBufferPointer) {
+        precondition(buffer.count >= MapNode.recordSize)
+        func put(_ h: Hash, at offset: Int) {
+            h.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<offset + 32]).copyMemory(from: $0) }
+        }
+        func put(_ v: Int64, at offset: Int) {
+            for i in 0..<8 { buffer[offset + i] = UInt8(truncatingIfNeeded: UInt64(bitPattern: v) >> UInt64(56 - 8 * i)) }
+        }
+        switch self {
+        case .leaf(let key, let value):
+            buffer[0] = 2
+            put(key, at: 1)
+            put(value.index, at: 33)
+            buffer[41] = value.action.rawValue
+            put(value.leafHash, at: 42)
+            for i in 74..<MapNode.recordSize { buffer[i] = 0 }
+        case .inner(let left, let right, let leftID, let rightID):
+            buffer[0] = 3
+            put(left, at: 1)
+            put(right, at: 33)
+            put(leftID, at: 65)
+            put(rightID, at: 73)
+        }
     }
 
     /// Decodes ``record()``: the encoding, then only zeros.
@@ -117,6 +146,8 @@ public struct MapUpdate: Sendable {
     public var rootID: MapNodeID
     /// New nodes, identifiers increasing from the `nextID` the update was given.
     public var nodes: [(id: MapNodeID, node: MapNode)]
+    /// The nodes of the old map that are not part of the new one (each replaced by a new node).
+    public var replaced: [MapNodeID] = []
 }
 
 /// What a map proof ends in: the key's own leaf, another key's leaf that occupies the key's
@@ -275,13 +306,14 @@ public enum StateMap {
         }
         var writer = NodeWriter(nextID: nextID)
         let (root, id) = try apply(sorted[...], depth: 0, current: rootID, source: source, hasher: hasher, writer: &writer)
-        return MapUpdate(root: root, rootID: id, nodes: writer.nodes)
+        return MapUpdate(root: root, rootID: id, nodes: writer.nodes, replaced: writer.replaced)
     }
 
     /// Collects new nodes and numbers them.
     struct NodeWriter {
         var nextID: MapNodeID
         var nodes: [(id: MapNodeID, node: MapNode)] = []
+        var replaced: [MapNodeID] = []
 
         mutating func add(_ node: MapNode, _ hasher: some HashFunction) -> (Hash, MapNodeID) {
             let id = nextID
@@ -296,6 +328,8 @@ public enum StateMap {
         hasher: some HashFunction, writer: inout NodeWriter
     ) throws -> (Hash, MapNodeID) {
         if current == 0 { return build(updates, depth: depth, hasher: hasher, writer: &writer) }
+        // Every existing node on an updated path is rewritten.
+        writer.replaced.append(current)
         switch try source.node(current) {
         case .leaf(let key, let value):
             var all = Array(updates)
@@ -334,8 +368,12 @@ public final class MemoryMapNodes: MapNodeSource {
     /// The current root node (0 for the empty map).
     public private(set) var rootID: MapNodeID = 0
     private var next: MapNodeID = 1
+    private let keepsHistory: Bool
 
-    public init() {}
+    /// With `keepsHistory` false, only the current map's nodes are kept (earlier roots become unreadable).
+    public init(keepsHistory: Bool = true) {
+        self.keepsHistory = keepsHistory
+    }
 
     public func node(_ id: MapNodeID) throws -> MapNode {
         guard let node = nodes[id] else { throw EntryError("state map node \(id) is missing") }
@@ -346,6 +384,7 @@ public final class MemoryMapNodes: MapNodeSource {
     @discardableResult
     public func update(_ updates: [(key: Hash, value: MapValue)], hasher: some HashFunction) throws -> Hash {
         let result = try StateMap.update(updates, rootID: rootID, source: self, nextID: next, hasher: hasher)
+        if !keepsHistory { for id in result.replaced { nodes[id] = nil } }
         for (id, node) in result.nodes { nodes[id] = node }
         next += Int64(result.nodes.count)
         rootID = result.rootID

@@ -26,73 +26,6 @@ struct PrefetchedMapNodes: MapNodeSource {
     }
 }
 
-/// State-map nodes kept in memory by the writer: the most recently created ones in a ring indexed by
-/// identifier (identifiers are dense and increasing, so a lookup is one array access), and nodes read
-/// back from the store in a side table, emptied when it is full (``rotateIfFull()``, called between
-/// batches only, so the nodes a batch read ahead stay until its map update). The nodes near the root,
-/// rewritten by every batch, are always in the ring. Only the ledger actor touches it.
-final class MapNodeCache: MapNodeSource {
-    private var ids: [MapNodeID]
-    private var nodes: [MapNode]
-    private var mask: Int
-    private var read: [MapNodeID: MapNode] = [:]
-    /// The most nodes the ring holds (a power of two); the side table holds a quarter of that.
-    let capacity: Int
-    private static let empty = MapNode.inner(left: .zero, right: .zero, leftID: 0, rightID: 0)
-
-    init(capacity: Int) {
-        self.capacity = capacity
-        let slots = min(capacity, 1 << 12)
-        ids = Array(repeating: 0, count: slots)
-        nodes = Array(repeating: Self.empty, count: slots)
-        mask = slots - 1
-    }
-
-    subscript(id: MapNodeID) -> MapNode? {
-        let slot = Int(truncatingIfNeeded: id) & mask
-        return ids[slot] == id ? nodes[slot] : read[id]
-    }
-
-    func node(_ id: MapNodeID) throws -> MapNode {
-        guard let node = self[id] else { throw LedgerError.corrupt("state map node \(id) is missing") }
-        return node
-    }
-
-    /// Keeps a node the ledger just created (identifiers increase).
-    func insertCreated(_ id: MapNodeID, _ node: MapNode) {
-        if id > ids.count, ids.count < capacity { grow(to: min(capacity, ids.count * 2)) }
-        let slot = Int(truncatingIfNeeded: id) & mask
-        ids[slot] = id
-        nodes[slot] = node
-    }
-
-    /// Keeps a node read from the store.
-    func insertRead(_ id: MapNodeID, _ node: MapNode) {
-        if self[id] == nil { read[id] = node }
-    }
-
-    func rotateIfFull() {
-        guard read.count >= capacity / 4 else { return }
-        // Freeing a million nodes takes a while: not on the append path.
-        let dropped = read
-        read = [:]
-        Task.detached(priority: .background) { withExtendedLifetime(dropped) {} }
-    }
-
-    private func grow(to slots: Int) {
-        let oldIDs = ids
-        let oldNodes = nodes
-        ids = Array(repeating: 0, count: slots)
-        nodes = Array(repeating: Self.empty, count: slots)
-        mask = slots - 1
-        for (i, id) in oldIDs.enumerated() where id != 0 {
-            let slot = Int(truncatingIfNeeded: id) & mask
-            ids[slot] = id
-            nodes[slot] = oldNodes[i]
-        }
-    }
-}
-
 /// The wall clock in milliseconds since the epoch.
 public let systemClock: @Sendable () -> Milliseconds = { Milliseconds(Date().timeIntervalSince1970 * 1000) }
 
@@ -128,8 +61,14 @@ public actor Ledger {
     /// The state map's root node and the next free node identifier.
     private(set) var mapRootID: MapNodeID = 0
     private var nextMapNodeID: MapNodeID = 1
-    /// Recently written or read map nodes (about 150 bytes each).
-    private var mapCache = MapNodeCache(capacity: 1 << 22)
+    /// The writer's in-memory copy of the current map (loaded as batches reach its nodes), so that a
+    /// batch's map update reads nothing from the store once the map is loaded.
+    private var liveMap = LiveStateMap(rootID: 0, rootHash: StateMap.emptyRoot)
+    /// The most nodes `liveMap` holds before it starts over from the stored root.
+    private let liveMapLimit: Int
+    /// The default bound of the writer's in-memory map: 2^25 nodes (about 2.5 GB), the whole map of
+    /// some 14 million keys.
+    public static let defaultLiveMapLimit = 1 << 25
 
     private struct Pending {
         var events: [ValidatedEvent]
@@ -163,7 +102,7 @@ public actor Ledger {
     public static func open(
         directory: DataDirectory, store: any LedgerStore, writable: Bool = true,
         clock: @escaping @Sendable () -> Milliseconds = systemClock, maximumBatch: Int = 10_000,
-        logger: Logger = Logger(label: "consent-ledger")
+        liveMapLimit: Int = Ledger.defaultLiveMapLimit, logger: Logger = Logger(label: "consent-ledger")
     ) async throws -> Ledger {
         let lock = writable ? try directory.lockForWriting() : nil
         guard let parameters = try await store.parameters() else { throw StoreError.notInitialized }
@@ -191,7 +130,7 @@ public actor Ledger {
         let ledger = Ledger(
             parameters: parameters, store: store, signer: signer,
             pepperMAC: try HMAC(parameters.suite == .sm3SM2 ? .sm3 : .sha256, key: secret), hasher: hasher,
-            clock: clock, maximumBatch: maximumBatch, logger: logger, lock: lock, frontier: frontier,
+            clock: clock, maximumBatch: maximumBatch, liveMapLimit: liveMapLimit, logger: logger, lock: lock, frontier: frontier,
             lastLeafHash: head.lastLeafHash, lastRecordedAt: lastRecordedAt, latestCheckpoint: head.checkpointNote,
             lastCommit: lastCommit)
         if writable { try await ledger.recoverMapNodes(head) }
@@ -201,7 +140,7 @@ public actor Ledger {
 
     private init(
         parameters: LogParameters, store: any LedgerStore, signer: NoteSigner, pepperMAC: HMAC, hasher: Digest,
-        clock: @escaping @Sendable () -> Milliseconds, maximumBatch: Int, logger: Logger, lock: DirectoryLock?,
+        clock: @escaping @Sendable () -> Milliseconds, maximumBatch: Int, liveMapLimit: Int, logger: Logger, lock: DirectoryLock?,
         frontier: MerkleFrontier, lastLeafHash: Hash, lastRecordedAt: Milliseconds, latestCheckpoint: String,
         lastCommit: (index: Int64, header: CommitHeader)?
     ) {
@@ -215,6 +154,7 @@ public actor Ledger {
         self.secondHasher = Digest(suite: parameters.suite)
         self.clock = clock
         self.maximumBatch = maximumBatch
+        self.liveMapLimit = liveMapLimit
         self.logger = logger
         self.lock = lock
         self.frontier = frontier
@@ -233,12 +173,12 @@ public actor Ledger {
             guard let node = try await store.mapNodes([mapRootID])[mapRootID] else {
                 throw LedgerError.corrupt("the state map's root node \(mapRootID) is missing")
             }
-            mapCache.insertRead(mapRootID, node)
             root = node.hash(hasher)
         }
         guard root == (lastCommit?.header.stateRoot ?? StateMap.emptyRoot) else {
             throw LedgerError.corrupt("the stored state map does not match the last commit entry's state root")
         }
+        liveMap = LiveStateMap(rootID: mapRootID, rootHash: root)
     }
 
     /// Recomputes the state-map nodes of the batches after the newest durable map root: the store
@@ -299,7 +239,6 @@ public actor Ledger {
             lastCommit = (head.size - 1, commit)
             lastRecordedAt = commit.recordedAt
         }
-        mapCache = MapNodeCache(capacity: mapCache.capacity)
         try await loadMapRoot(head)
     }
 
@@ -502,8 +441,7 @@ public actor Ledger {
         let commitLeaf: Hash
         let note: String
         do {
-            map = try StateMap.update(
-                mapUpdates.map { ($0.key, $0.value) }, rootID: mapRootID, source: mapCache, nextID: nextMapNodeID, hasher: hasher)
+            map = try liveMap.update(mapUpdates.map { ($0.key, $0.value) }, nextID: nextMapNodeID, hasher: hasher)
             commitHeader = CommitHeader(previousLeafHash: previous, recordedAt: recordedAt, stateRoot: map.root, eventCount: eventCount)
             let commitBytes = EntryHeader.commit(commitHeader).encoded()
             commitLeaf = hasher.leafHash(commitBytes)
@@ -518,9 +456,13 @@ public actor Ledger {
         } catch {
             rest.fail(error)
             try? await written
+            restartLiveMap()
             throw error
         }
-        try await written
+        do { try await written } catch {
+            restartLiveMap()
+            throw error
+        }
         self.frontier = frontier
         self.lastLeafHash = commitLeaf
         self.lastRecordedAt = recordedAt
@@ -528,7 +470,7 @@ public actor Ledger {
         self.lastCommit = (frontier.size - 1, commitHeader)
         mapRootID = map.rootID
         nextMapNodeID += Int64(map.nodes.count)
-        for (id, node) in map.nodes { mapCache.insertCreated(id, node) }
+        if liveMap.nodeCount > liveMapLimit { restartLiveMap() }
     }
 
     /// Ends a batch committed outside ``drain()`` (a heartbeat, holds, purges): appends that queued
@@ -614,46 +556,29 @@ public actor Ledger {
     /// The `recordedAt` of the log's latest entry (its creation time when empty).
     var lastRecordedTime: Milliseconds { lastRecordedAt }
 
-    /// Walks the paths of `keys` through the node cache, reading missing nodes from the store into
-    /// it, so that the batch's map update finds every node it needs there; returns the current value
-    /// of each key that is in the map.
+    /// Walks the paths of `keys` through the in-memory map, loading the nodes it lacks from the store,
+    /// so that the batch's map update finds every node it needs; returns the current value of each
+    /// key that is in the map. Only the batch being committed may call this (it loads into the map
+    /// the batch will update).
     func prefetchMapPaths(_ keys: [Hash]) async throws -> [Hash: MapValue] {
-        mapCache.rotateIfFull()
-        return try await mapValues(keys, rootID: mapRootID)
+        var values: [Hash: MapValue] = [:]
+        var walks = liveMap.walks(for: keys)
+        while true {
+            let stubs = liveMap.advance(&walks, values: &values)
+            if stubs.isEmpty { return values }
+            let read = try await store.mapNodes(stubs.map(\.id))
+            try liveMap.load(
+                try stubs.map { stub in
+                    guard let node = read[stub.id] else { throw LedgerError.corrupt("state map node \(stub.id) is missing") }
+                    return (stub, node)
+                }, hasher: hasher)
+        }
     }
 
-    /// The value of each of `keys` that is in the map rooted at `rootID`, walking through the node
-    /// cache; the nodes it lacks are read from the store and kept.
-    func mapValues(_ keys: [Hash], rootID: MapNodeID) async throws -> [Hash: MapValue] {
-        var values: [Hash: MapValue] = [:]
-        var walks = rootID == 0 ? [] : keys.map { (key: $0, id: rootID, depth: 0) }
-        while !walks.isEmpty {
-            var stalled: [(key: Hash, id: MapNodeID, depth: Int)] = []
-            for var walk in walks {
-                while true {
-                    guard let node = mapCache[walk.id] else {
-                        stalled.append(walk)
-                        break
-                    }
-                    if case .leaf(let key, let value) = node {
-                        if key == walk.key { values[key] = value }
-                        break
-                    }
-                    guard let next = StateMap.nextNode(for: walk.key, depth: walk.depth, node: node) else { break }
-                    walk.id = next
-                    walk.depth += 1
-                }
-            }
-            if stalled.isEmpty { break }
-            let missing = Array(Set(stalled.map(\.id)))
-            let read = try await store.mapNodes(missing)
-            for id in missing {
-                guard let node = read[id] else { throw LedgerError.corrupt("state map node \(id) is missing") }
-                mapCache.insertRead(id, node)
-            }
-            walks = stalled
-        }
-        return values
+    /// Drops the in-memory map (after a failed batch, which may have left it part-updated, or when it
+    /// is over its limit); it reloads from the stored current root as batches need it.
+    private func restartLiveMap() {
+        liveMap = LiveStateMap(rootID: mapRootID, rootHash: lastCommit?.header.stateRoot ?? StateMap.emptyRoot)
     }
 
     /// Reads from the store, level by level, every node on the paths of `keys` in the map rooted at
@@ -737,3 +662,4 @@ extension Ledger {
         return try Merkle.treeHash(size: size, hashes: hashes, hasher: hasher)
     }
 }
+

@@ -76,11 +76,14 @@ final class MapNodeFile: @unchecked Sendable {
                 state.withLock { syncedEnd = first }
             }
         }
-        var buffer = [UInt8]()
-        buffer.reserveCapacity(nodes.count * MapNode.recordSize)
-        for (offset, entry) in nodes.enumerated() {
-            precondition(entry.id == first + Int64(offset), "map node identifiers must be consecutive")
-            buffer += entry.node.record()
+        let size = MapNode.recordSize
+        let buffer = [UInt8](unsafeUninitializedCapacity: nodes.count * size) { bytes, count in
+            let raw = UnsafeMutableRawBufferPointer(bytes)
+            for (offset, entry) in nodes.enumerated() {
+                precondition(entry.id == first + Int64(offset), "map node identifiers must be consecutive")
+                entry.node.writeRecord(to: UnsafeMutableRawBufferPointer(rebasing: raw[offset * size..<(offset + 1) * size]))
+            }
+            count = nodes.count * size
         }
         var written = 0
         let start = off_t((first - 1) * Int64(MapNode.recordSize))

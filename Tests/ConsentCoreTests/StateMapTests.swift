@@ -69,6 +69,34 @@ import Testing
         #expect(depths.max()! < 30)
     }
 
+    /// `replaced` names exactly the nodes that leave the map: a store that drops them holds the
+    /// nodes reachable from the current root and nothing else, and gives the same roots.
+    @Test func replacedNodesAreExactlyTheUnreachableOnes() throws {
+        var rng = SplitMix(seed: 7)
+        let history = MemoryMapNodes()
+        let current = MemoryMapNodes(keepsHistory: false)
+        let keys = (0..<400).map { hasher.hash([UInt8($0 & 0xff), UInt8($0 >> 8), 1]) }
+        for step in 0..<120 {
+            let updates = (0..<Int(rng.next() % 30) + 1).map { i in
+                (key: keys[Int(rng.next() % UInt64(keys.count))], value: value(step * 40 + i))
+            }
+            let root = try history.update(updates, hasher: hasher)
+            #expect(try current.update(updates, hasher: hasher) == root)
+            var reachable: Set<MapNodeID> = []
+            var stack = [current.rootID]
+            while let id = stack.popLast() {
+                if id == 0 { continue }
+                reachable.insert(id)
+                if case .inner(_, _, let left, let right) = try current.node(id) { stack += [left, right] }
+            }
+            #expect(Set(current.nodes.keys) == reachable)
+        }
+        for key in keys {
+            #expect(try StateMap.lookup(key, rootID: current.rootID, source: current)
+                == StateMap.lookup(key, rootID: history.rootID, source: history))
+        }
+    }
+
     @Test func emptyMapAndNodeEncoding() throws {
         let map = MemoryMapNodes()
         let key = hasher.hash([1])
@@ -80,6 +108,18 @@ import Testing
         let inner = MapNode.inner(left: key, right: .zero, leftID: 7, rightID: 0)
         #expect(try MapNode(decoding: inner.encoded()) == inner)
         #expect(throws: EntryError.self) { try MapNode(decoding: inner.encoded() + [0]) }
+        // Fixed-size records: the encoding, then zeros; written in place into a larger buffer.
+        let big = MapNode.inner(left: key, right: hasher.hash([2]), leftID: -5, rightID: Int64.max)
+        for node in [leaf, inner, big] {
+            #expect(node.record() == node.encoded() + [UInt8](repeating: 0, count: MapNode.recordSize - node.encoded().count))
+            #expect(try MapNode(record: node.record()[...]) == node)
+            var buffer = [UInt8](repeating: 0xff, count: MapNode.recordSize + 3)
+            buffer.withUnsafeMutableBytes { node.writeRecord(to: $0) }
+            #expect(Array(buffer.prefix(MapNode.recordSize)) == node.record() && buffer.suffix(3) == [0xff, 0xff, 0xff])
+        }
+        var padded = leaf.record()
+        padded[80] = 1
+        #expect(throws: EntryError.self) { try MapNode(record: padded[...]) }
     }
 }
 

@@ -177,6 +177,9 @@ enum Bench {
         _ = try runSQLite(path + "/" + SQLiteStore.fileName, "PRAGMA wal_checkpoint(TRUNCATE);")
         let bytes = directorySize(path)
         print(String(format: "bytes on disk per entry:                           %.0f (%.1f MiB for %d entries, bodies included)", Double(bytes) / Double(size), Double(bytes) / 1_048_576, size))
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        print(String(format: "peak resident memory:                              %.0f MiB", Double(usage.ru_maxrss) / 1024))
     }
 }
 
