@@ -15,6 +15,19 @@ public struct RetentionTracker: Sendable {
         public var stored: Bool
         /// The purge entry that purged the body, if one did.
         public var purgedBy: Int64?
+
+        public init(
+            action: ConsentAction, recordedAt: Milliseconds, subjectKey: Hash, sender: String, supersededAt: Milliseconds?,
+            stored: Bool, purgedBy: Int64?
+        ) {
+            self.action = action
+            self.recordedAt = recordedAt
+            self.subjectKey = subjectKey
+            self.sender = sender
+            self.supersededAt = supersededAt
+            self.stored = stored
+            self.purgedBy = purgedBy
+        }
     }
 
     /// Consent events by index.
@@ -34,6 +47,27 @@ public struct RetentionTracker: Sendable {
     }
 
     public init() {}
+
+    /// A tracker restored from what an earlier replay saved (an auditor's incremental state):
+    /// `events`, `holds` in force and `releasedHolds` as those properties and ``releasedHolds`` were,
+    /// and each state key's latest consent event (the state map's values).
+    public init(events: [Int64: Event], holds: [Int64: HoldTarget], releasedHolds: Set<Int64>, latestOfKey: [Hash: Int64]) {
+        self.events = events
+        self.latestOfKey = latestOfKey
+        self.released = releasedHolds
+        for (index, target) in holds {
+            self.holds[index] = target
+            count(target, by: 1)
+        }
+    }
+
+    /// The holds placed and later released, by placing index.
+    public var releasedHolds: Set<Int64> { released }
+
+    /// Notes whether `index`'s body is in the store now (an auditor re-reading a body a later purge named).
+    public mutating func setStored(_ index: Int64, _ stored: Bool) {
+        events[index]?.stored = stored
+    }
 
     /// Records consent event `index` (with its state key) and supersedes the key's previous event.
     public mutating func consent(_ index: Int64, _ header: ConsentHeader, stateKey: Hash, stored: Bool) {

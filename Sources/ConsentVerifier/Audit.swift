@@ -1,0 +1,592 @@
+import ConsentCore
+import ConsentCrypto
+import Dispatch
+
+// The full audit of a log (docs/FORMAT.md §12 items 7–8, §13): replays every entry a source holds
+// and checks everything an outsider holding only the verifier key can check. Depends only on the
+// core and crypto modules, so a regulator can run it on a copy of the data, an export directory or
+// (later) a server, without our storage code.
+
+/// What a source says about an entry's body.
+public enum AuditBody: Sendable, Equatable {
+    /// The source holds no body for the entry (right for every entry but a consent event).
+    case none
+    /// The body's bytes.
+    case present([UInt8])
+    /// The source says the body was purged, by that purge entry if it says which.
+    case purged(by: Int64?)
+}
+
+/// One entry as a source serves it.
+public struct AuditEntry: Sendable {
+    public var index: Int64
+    /// The encoded header: the Merkle leaf data.
+    public var header: [UInt8]
+    /// The leaf hash the source stores or serves for the entry (a level-0 tile, the store's
+    /// hashes), checked against the header so that a changed header is named at its own index;
+    /// nil when the source has none.
+    public var leafHash: Hash?
+    public var body: AuditBody
+
+    public init(index: Int64, header: [UInt8], leafHash: Hash?, body: AuditBody) {
+        self.index = index
+        self.header = header
+        self.leafHash = leafHash
+        self.body = body
+    }
+}
+
+/// Where an audit reads a log from: a data directory, an export directory, a server.
+/// Nothing it serves is trusted: the audit checks it all against the verifier key.
+public protocol AuditSource: Sendable {
+    /// The newest signed checkpoint the source serves.
+    func latestCheckpoint() async throws -> String
+    /// The entries in `range`, in index order; a source may return fewer (missing entries).
+    func entries(_ range: Range<Int64>) async throws -> [AuditEntry]
+    /// The signed checkpoints it holds whose sizes lie in `sizes`, in increasing size order.
+    func checkpoints(_ sizes: ClosedRange<Int64>) async throws -> [(size: Int64, note: String)]
+    /// Merkle hashes by stored hash index (``Merkle/storedHashIndex(level:index:)``), for
+    /// consistency proofs and for checking the hashes the source serves.
+    func readHashes(_ indexes: [Int64]) async throws -> [Hash]
+    /// The bodies of some entries (to check that bodies a later purge named are gone).
+    func bodies(at indexes: [Int64]) async throws -> [Int64: AuditBody]
+}
+
+/// How to audit.
+public struct AuditOptions: Sendable {
+    /// Recompute the state map and check every commit entry's state root (the slow part).
+    public var recomputeMap = true
+    /// Entries read per page; a multiple of 256 suits tiled sources.
+    public var pageSize: Int64 = 8192
+    /// Threads that hash (leaf hashes, body hashes, header decoding) in parallel.
+    public var threads = 2
+    /// No entry may be recorded before this time (the log's `createdAt`, when known).
+    public var notBefore: Milliseconds?
+
+    public init(recomputeMap: Bool = true, pageSize: Int64 = 8192, threads: Int = 2, notBefore: Milliseconds? = nil) {
+        self.recomputeMap = recomputeMap
+        self.pageSize = max(1, pageSize)
+        self.threads = max(1, threads)
+        self.notBefore = notBefore
+    }
+}
+
+/// Two signed checkpoints that cannot both be honest, kept as evidence.
+public struct AuditEvidence: Sendable, Equatable, Codable {
+    /// What they show.
+    public var reason: String
+    /// The checkpoint verified earlier (the saved state).
+    public var savedCheckpoint: String
+    /// The checkpoint the source serves now.
+    public var servedCheckpoint: String
+}
+
+/// What an audit found.
+public struct AuditReport: Sendable, Codable, Equatable {
+    /// The first index replayed: 0 for a full audit, the saved size for an incremental one.
+    public var from: Int64 = 0
+    /// The tree size verified (the newest signed checkpoint's).
+    public var size: Int64 = 0
+    /// The root hash at `size`, hex.
+    public var root: String?
+    /// Entries replayed (this run).
+    public var entries: Int64 = 0
+    /// Consent events among them.
+    public var events: Int64 = 0
+    /// Bodies present whose hash and subject key were checked.
+    public var bodies: Int64 = 0
+    /// Consent events whose body a purge entry took (checked absent).
+    public var purgedBodies: Int64 = 0
+    /// Signed checkpoints whose signature and root were checked.
+    public var checkpoints: Int64 = 0
+    /// Commit entries whose event count was checked.
+    public var commits: Int64 = 0
+    /// Commit entries whose state root was recomputed (0 with `recomputeMap` off).
+    public var stateRoots: Int64 = 0
+    public var holds: Int64 = 0
+    public var purges: Int64 = 0
+    /// Whether the state map was recomputed.
+    public var mapRecomputed = true
+    /// The first problem, naming the entry; nil when everything checks.
+    public var problem: String?
+    /// The index of the first bad entry, when the problem is about one entry.
+    public var firstBadIndex: Int64?
+    /// Conflicting signed checkpoints (a rewritten or rolled-back log).
+    public var evidence: AuditEvidence?
+
+    public var ok: Bool { problem == nil }
+
+    public init() {}
+}
+
+/// Why an audit stopped: the first bad entry (if the problem is one entry's) and what is wrong.
+struct AuditProblem: Error {
+    var index: Int64?
+    var message: String
+    var evidence: AuditEvidence?
+
+    init(_ index: Int64?, _ message: String, evidence: AuditEvidence? = nil) {
+        self.index = index
+        self.message = message
+        self.evidence = evidence
+    }
+
+    var text: String { index.map { "entry \($0): \(message)" } ?? message }
+}
+
+/// What a replay knows after a verified checkpoint: enough to continue with the next entries
+/// without reading the earlier ones again (incremental monitoring, `audit --state`).
+public struct AuditState: Sendable {
+    /// The last verified signed checkpoint; `size` entries, ending a batch.
+    public var checkpointNote: String
+    public var size: Int64
+    /// The tree's frontier at `size` (``MerkleFrontier/peaks``).
+    public var peaks: [Hash]
+    /// The leaf hash of entry `size - 1` (zero for the empty log).
+    public var lastLeafHash: Hash
+    /// `recordedAt` of the last entry (the last batch's), if any.
+    public var lastRecordedAt: Milliseconds?
+    /// The state root of the last commit entry (zero for the empty map).
+    public var stateRoot: Hash
+    /// The state map's values: every state key's latest event.
+    public var latest: [Hash: MapValue]
+    /// Every idempotency key hash seen.
+    public var idempotencyKeys: Set<Hash>
+    /// H("consent-ledger/audit/number/v1" ‖ 0x00 ‖ number) → pepper, for every body seen: one
+    /// pepper per number. Numbers are not kept in the state file.
+    public var peppers: [Hash: Hash]
+    /// Retention: every consent event's times, holds in force, purges.
+    public var retention: RetentionTracker
+
+    /// The state before entry 0.
+    public init(emptyCheckpoint: String) {
+        checkpointNote = emptyCheckpoint
+        size = 0
+        peaks = []
+        lastLeafHash = .zero
+        lastRecordedAt = nil
+        stateRoot = .zero
+        latest = [:]
+        idempotencyKeys = []
+        peppers = [:]
+        retention = RetentionTracker()
+    }
+
+    public init(
+        checkpointNote: String, size: Int64, peaks: [Hash], lastLeafHash: Hash, lastRecordedAt: Milliseconds?, stateRoot: Hash,
+        latest: [Hash: MapValue], idempotencyKeys: Set<Hash>, peppers: [Hash: Hash], retention: RetentionTracker
+    ) {
+        self.checkpointNote = checkpointNote
+        self.size = size
+        self.peaks = peaks
+        self.lastLeafHash = lastLeafHash
+        self.lastRecordedAt = lastRecordedAt
+        self.stateRoot = stateRoot
+        self.latest = latest
+        self.idempotencyKeys = idempotencyKeys
+        self.peppers = peppers
+        self.retention = retention
+    }
+}
+
+/// What the parallel phase computes for one entry: everything that is a function of the entry
+/// alone (decoding, hashing), so the sequential phase only compares and updates.
+struct PreparedEntry {
+    var header: EntryHeader?
+    /// The header does not decode, or its served leaf hash differs.
+    var problem: String?
+    /// The body does not match the header (reported after the chain checks, which say more about a
+    /// moved entry).
+    var bodyProblem: String?
+    var leaf: Hash = .zero
+    /// Consent events: the state key.
+    var stateKey: Hash = .zero
+    /// A present, well-formed body: the hashed number and the pepper.
+    var numberKey: Hash?
+    var pepper: Hash = .zero
+}
+
+/// Replays a log from a source and checks it. One use per audit.
+public struct LogAudit {
+    public let verifier: NoteVerifier
+    public let options: AuditOptions
+    let suite: Suite
+
+    /// `verifier` is the key the auditor trusts, obtained out of band; never a key from the data.
+    public init(verifier: NoteVerifier, options: AuditOptions = AuditOptions()) {
+        self.verifier = verifier
+        self.options = options
+        suite = verifier.publicKey.algorithm == .sm2 ? .sm3SM2 : .sha256Ed25519
+    }
+
+    /// Audits `source`: the whole log, or with `resume` (a state saved by an earlier audit) only
+    /// what was appended since, after checking that the log still extends the saved checkpoint.
+    /// Returns the report and, when everything checked, the state to save for the next run.
+    public func run(
+        source: some AuditSource, resume: AuditState? = nil, progress: (@Sendable (Int64, Int64) -> Void)? = nil
+    ) async throws -> (AuditReport, AuditState?) {
+        var report = AuditReport()
+        report.mapRecomputed = options.recomputeMap
+        var replay = Replay(audit: self, report: report)
+        do {
+            let state = try await replay.run(source: source, resume: resume, progress: progress)
+            return (replay.report, state)
+        } catch let problem as AuditProblem {
+            report = replay.report
+            report.problem = problem.text
+            report.firstBadIndex = problem.index
+            report.evidence = problem.evidence
+            return (report, nil)
+        }
+    }
+
+    /// H("consent-ledger/audit/number/v1" ‖ 0x00 ‖ number): how the state file names a number.
+    static func numberKey(_ e164: String, hasher: some HashFunction) -> Hash {
+        hasher.hash(Array("consent-ledger/audit/number/v1".utf8) + [0] + Array(e164.utf8))
+    }
+}
+
+/// The replay's working state.
+struct Replay {
+    let audit: LogAudit
+    var report: AuditReport
+    let hasher: Digest
+
+    var frontier = MerkleFrontier()
+    var previous = Hash.zero
+    var lastTime: Milliseconds = .min
+    var lastBatchTime: Milliseconds?
+    var batchTime: Milliseconds?
+    var batchEvents: UInt32 = 0
+    var pending: [Hash: MapValue] = [:]
+    var latest: [Hash: MapValue] = [:]
+    var stateRoot = Hash.zero
+    var map = LiveStateMap(rootID: 0, rootHash: .zero)
+    var nextMapID: MapNodeID = 1
+    var idempotency: Set<Hash> = []
+    var peppers: [Hash: Hash] = [:]
+    var retention = RetentionTracker()
+    /// What the source said about purged bodies: index → the purge entry it named.
+    var sourcePurges: [Int64: Int64?] = [:]
+    var lastCheckpoint: String = ""
+
+    init(audit: LogAudit, report: AuditReport) {
+        self.audit = audit
+        self.report = report
+        hasher = Digest(suite: audit.suite)
+    }
+
+    mutating func run(
+        source: some AuditSource, resume: AuditState?, progress: (@Sendable (Int64, Int64) -> Void)?
+    ) async throws -> AuditState {
+        let latestNote = try await source.latestCheckpoint()
+        let latestCheckpoint: Checkpoint
+        do { latestCheckpoint = try audit.verifier.openCheckpoint(latestNote) } catch {
+            throw AuditProblem(nil, "the newest checkpoint the source serves does not verify with the key: \(error)")
+        }
+        let target = latestCheckpoint.size
+        if let resume { try await restore(resume, source: source, newest: latestNote, newestCheckpoint: latestCheckpoint) }
+        let start = frontier.size
+        report.from = start
+        lastTime = max(lastTime, audit.options.notBefore ?? .min)
+        // Checkpoints at the starting size: the empty log's, or the saved one's size.
+        for (size, note) in try await source.checkpoints(start...start) where size == start {
+            try checkCheckpoint(size: size, note: note)
+        }
+        var next = start
+        let pageSize = audit.options.pageSize
+        // Pages are fetched one ahead, while the previous one is checked.
+        func fetch(_ from: Int64) async throws -> [AuditEntry] {
+            from < target ? try await source.entries(from..<min(from + pageSize, target)) : []
+        }
+        var page = try await fetch(next)
+        while next < target {
+            let end = min(next + pageSize, target)
+            async let following = fetch(end)
+            let checkpoints = try await source.checkpoints((next + 1)...end)
+            try check(page: page, from: next, to: end, checkpoints: checkpoints)
+            next = end
+            progress?(next, target)
+            page = try await following
+        }
+        if batchTime != nil {
+            throw AuditProblem(target - 1, "the log ends inside a batch (no commit entry after it)")
+        }
+        guard frontier.root(hasher: hasher) == latestCheckpoint.rootHash else {
+            throw AuditProblem(nil, "the newest checkpoint (size \(target)) does not match the root recomputed from the entries")
+        }
+        lastCheckpoint = latestNote
+        // Signed checkpoints beyond the newest one would be entries the source does not serve.
+        if target < Int64.max, let beyond = try await source.checkpoints((target + 1)...Int64.max).first {
+            throw AuditProblem(
+                target, "the source holds a signed checkpoint of size \(beyond.size) but serves entries only up to \(target): entries are missing")
+        }
+        try await checkBodiesAccounted(source: source, start: start)
+        // The hashes the source serves for proofs (tiles, stored hashes) must agree with the entries.
+        let served = try? await source.readHashes(Merkle.treeHashIndexes(size: target))
+        guard served == frontier.peaks else {
+            throw AuditProblem(nil, "the Merkle hashes the source serves for proofs disagree with the entries")
+        }
+        report.size = target
+        report.root = frontier.root(hasher: hasher).hex
+        return AuditState(
+            checkpointNote: latestNote, size: frontier.size, peaks: frontier.peaks, lastLeafHash: previous,
+            lastRecordedAt: lastTime == .min ? nil : lastTime, stateRoot: stateRoot, latest: latest, idempotencyKeys: idempotency,
+            peppers: peppers, retention: retention)
+    }
+
+    /// Continues from a saved state, after checking that the served log extends it.
+    mutating func restore(_ state: AuditState, source: some AuditSource, newest: String, newestCheckpoint: Checkpoint) async throws {
+        let saved: Checkpoint
+        do { saved = try audit.verifier.openCheckpoint(state.checkpointNote) } catch {
+            throw AuditProblem(nil, "the saved state's checkpoint does not verify with this key: is the state file for another log?")
+        }
+        func evidence(_ reason: String) -> AuditEvidence {
+            AuditEvidence(reason: reason, savedCheckpoint: state.checkpointNote, servedCheckpoint: newest)
+        }
+        if newestCheckpoint.size < saved.size {
+            let reason =
+                "the log was rolled back: it now serves a signed checkpoint of size \(newestCheckpoint.size), "
+                + "but a checkpoint of size \(saved.size) was verified earlier"
+            throw AuditProblem(nil, reason, evidence: evidence(reason))
+        }
+        if newestCheckpoint.size == saved.size {
+            guard newestCheckpoint.rootHash == saved.rootHash else {
+                let reason = "the log rewrote history: two signed checkpoints of size \(saved.size) with different roots"
+                throw AuditProblem(nil, reason, evidence: evidence(reason))
+            }
+        } else if saved.size > 0 {
+            let proof: [Hash]
+            do {
+                let hashes = try await source.readHashes(
+                    Merkle.consistencyProofIndexes(oldSize: saved.size, newSize: newestCheckpoint.size))
+                proof = try Merkle.consistencyProof(oldSize: saved.size, newSize: newestCheckpoint.size, hashes: hashes, hasher: hasher)
+            } catch {
+                throw AuditProblem(nil, "cannot build a consistency proof from size \(saved.size) to \(newestCheckpoint.size) from the source: \(error)")
+            }
+            do {
+                try Merkle.verifyConsistency(
+                    oldSize: saved.size, newSize: newestCheckpoint.size, oldRoot: saved.rootHash, newRoot: newestCheckpoint.rootHash,
+                    proof: proof, hasher: hasher)
+            } catch {
+                let reason =
+                    "the log rewrote history: its signed checkpoint of size \(newestCheckpoint.size) is not consistent with the "
+                    + "signed checkpoint of size \(saved.size) verified earlier (the consistency proof fails)"
+                throw AuditProblem(nil, reason, evidence: evidence(reason))
+            }
+        }
+        // A second signed checkpoint at the saved size with another root is a fork too.
+        for (size, note) in try await source.checkpoints(saved.size...saved.size) where size == saved.size {
+            if let other = try? audit.verifier.openCheckpoint(note), other.rootHash != saved.rootHash {
+                let reason = "the log rewrote history: two signed checkpoints of size \(saved.size) with different roots"
+                throw AuditProblem(
+                    nil, reason, evidence: AuditEvidence(reason: reason, savedCheckpoint: state.checkpointNote, servedCheckpoint: note))
+            }
+        }
+        frontier = try MerkleFrontier(size: state.size, peaks: state.peaks)
+        guard frontier.root(hasher: hasher) == saved.rootHash, state.size == saved.size else {
+            throw AuditProblem(nil, "the saved state is damaged: its frontier does not match its checkpoint")
+        }
+        previous = state.lastLeafHash
+        lastTime = state.lastRecordedAt ?? .min
+        lastBatchTime = state.lastRecordedAt
+        latest = state.latest
+        stateRoot = state.stateRoot
+        idempotency = state.idempotencyKeys
+        peppers = state.peppers
+        retention = state.retention
+        if audit.options.recomputeMap, !latest.isEmpty {
+            let update = try map.update(latest.map { ($0.key, $0.value) }, nextID: nextMapID, hasher: hasher)
+            nextMapID += MapNodeID(update.nodes.count)
+            guard update.root == stateRoot else {
+                throw AuditProblem(nil, "the saved state is damaged: its state map does not give its state root")
+            }
+        }
+    }
+
+    /// Checks a signed checkpoint at `size` (the current frontier size).
+    mutating func checkCheckpoint(size: Int64, note: String) throws {
+        guard let checkpoint = try? audit.verifier.openCheckpoint(note) else {
+            throw AuditProblem(nil, "the signed checkpoint of size \(size) does not verify with the key")
+        }
+        guard checkpoint.size == size, checkpoint.rootHash == frontier.root(hasher: hasher) else {
+            throw AuditProblem(nil, "the signed checkpoint of size \(size) does not match the root recomputed from entries 0..<\(size)")
+        }
+        if size > 0, batchTime != nil {
+            throw AuditProblem(size - 1, "a signed checkpoint of size \(size) ends inside a batch")
+        }
+        report.checkpoints += 1
+    }
+
+    /// Decodes and hashes a page on `threads` threads.
+    func prepare(_ page: [AuditEntry]) -> [PreparedEntry] {
+        let suite = audit.suite
+        guard !page.isEmpty else { return [] }
+        let threads = min(audit.options.threads, max(1, page.count / 64))
+        return [PreparedEntry](unsafeUninitializedCapacity: page.count) { buffer, count in
+            nonisolated(unsafe) let base = buffer.baseAddress!
+            let chunk = (page.count + threads - 1) / threads
+            DispatchQueue.concurrentPerform(iterations: threads) { part in
+                let hasher = Digest(suite: suite)
+                let lower = part * chunk
+                let upper = min(page.count, lower + chunk)
+                guard lower < upper else { return }
+                for i in lower..<upper { (base + i).initialize(to: Replay.prepare(page[i], hasher: hasher)) }
+            }
+            count = page.count
+        }
+    }
+
+    static func prepare(_ entry: AuditEntry, hasher: Digest) -> PreparedEntry {
+        var p = PreparedEntry()
+        p.leaf = hasher.leafHash(entry.header)
+        do { p.header = try EntryHeader(decoding: entry.header) } catch {
+            p.problem = "header does not decode: \(error)"
+            return p
+        }
+        if let served = entry.leafHash, served != p.leaf {
+            p.problem = "stored leaf hash is not the hash of its header"
+            return p
+        }
+        guard case .consent(let h)? = p.header else { return p }
+        p.stateKey = h.stateKey(hasher: hasher)
+        if case .present(let body) = entry.body {
+            guard hasher.hash(body) == h.bodyHash else {
+                p.bodyProblem = "body does not match its hash"
+                return p
+            }
+            guard let decoded = try? ConsentBody(decoding: body),
+                Derivation.subjectKey(pepper: decoded.pepper, e164: decoded.subject, hasher: hasher) == h.subjectKey
+            else {
+                p.bodyProblem = "body does not open the header's subject key"
+                return p
+            }
+            p.numberKey = LogAudit.numberKey(decoded.subject, hasher: hasher)
+            p.pepper = decoded.pepper
+        }
+        return p
+    }
+
+    /// Checks one page of entries `from..<to` in order.
+    mutating func check(page: [AuditEntry], from: Int64, to: Int64, checkpoints: [(size: Int64, note: String)]) throws {
+        let prepared = prepare(page)
+        var checkpoints = checkpoints[...]
+        for (offset, entry) in page.enumerated() {
+            let index = frontier.size
+            guard entry.index == index else { throw AuditProblem(index, "missing (the source's next entry is \(entry.index))") }
+            let p = prepared[offset]
+            if let problem = p.problem { throw AuditProblem(index, problem) }
+            try apply(entry, p, index: index)
+            while let next = checkpoints.first, next.size <= frontier.size {
+                checkpoints.removeFirst()
+                if next.size == frontier.size { try checkCheckpoint(size: next.size, note: next.note) }
+            }
+        }
+        if frontier.size < to { throw AuditProblem(frontier.size, "missing (the source serves no entry at this index)") }
+    }
+
+    /// The sequential checks of one entry.
+    mutating func apply(_ entry: AuditEntry, _ p: PreparedEntry, index: Int64) throws {
+        let header = p.header!
+        let leaf = p.leaf
+        func fail(_ message: String) -> AuditProblem { AuditProblem(index, message) }
+        guard header.previousLeafHash == previous else { throw fail("hash chain broken (previous leaf hash differs)") }
+        guard header.recordedAt >= lastTime else { throw fail("recordedAt goes back in time") }
+        if let batchTime, header.recordedAt != batchTime { throw fail("recordedAt differs from the rest of its batch") }
+        if batchTime == nil, let lastBatchTime, header.recordedAt <= lastBatchTime {
+            throw fail("a new batch must be recorded strictly later than the previous one")
+        }
+        if case .consent = header {} else if case .present = entry.body {
+            throw fail("has a body, but only consent events have one")
+        }
+        switch header {
+        case .consent(let h):
+            if let problem = p.bodyProblem { throw fail(problem) }
+            var stored = false
+            switch entry.body {
+            case .present:
+                if let number = p.numberKey {
+                    // One number, one subject key: a second pepper would hide events from lookups by number.
+                    if let known = peppers[number], known != p.pepper {
+                        throw fail("the number has a different pepper than in earlier entries")
+                    }
+                    peppers[number] = p.pepper
+                }
+                stored = true
+                report.bodies += 1
+            case .purged(let by):
+                sourcePurges[index] = by
+            case .none:
+                break
+            }
+            if let key = h.idempotencyKeyHash {
+                guard idempotency.insert(key).inserted else { throw fail("its idempotency key hash is already used by an earlier event") }
+            }
+            let expected = (pending[p.stateKey] ?? latest[p.stateKey]).map { KeyLink(index: $0.index, leafHash: $0.leafHash) }
+            guard h.keyPredecessor == expected else { throw fail("link to the previous event of its state key is wrong") }
+            pending[p.stateKey] = MapValue(index: index, action: h.action, leafHash: leaf)
+            retention.consent(index, h, stateKey: p.stateKey, stored: stored)
+            batchEvents += 1
+            report.events += 1
+            batchTime = h.recordedAt
+        case .hold(let h):
+            if let problem = retention.hold(index, h) { throw fail(problem) }
+            report.holds += 1
+            batchTime = h.recordedAt
+        case .purge(let h):
+            if let problem = retention.purge(index, h) { throw fail(problem) }
+            report.purges += 1
+            batchTime = h.recordedAt
+        case .commit(let c):
+            guard c.eventCount == batchEvents else {
+                throw fail("commit entry counts \(c.eventCount) events, the batch has \(batchEvents)")
+            }
+            if audit.options.recomputeMap {
+                let update = try map.update(pending.map { ($0.key, $0.value) }, nextID: nextMapID, hasher: hasher)
+                nextMapID += MapNodeID(update.nodes.count)
+                guard update.root == c.stateRoot else { throw fail("state root does not match the replayed state map") }
+                report.stateRoots += 1
+            }
+            latest.merge(pending) { _, new in new }
+            pending = [:]
+            batchEvents = 0
+            batchTime = nil
+            lastBatchTime = c.recordedAt
+            stateRoot = c.stateRoot
+            report.commits += 1
+        }
+        frontier.append(leafHash: leaf, hasher: hasher)
+        previous = leaf
+        lastTime = header.recordedAt
+        report.entries += 1
+    }
+
+    /// A body leaves the source only with a purge entry that names it, and every body a purge
+    /// entry names is gone.
+    mutating func checkBodiesAccounted(source: some AuditSource, start: Int64) async throws {
+        // Bodies of earlier runs' events that this run's purges named: read them again.
+        let renamed = retention.events.filter { $0.key < start && $0.value.purgedBy.map { $0 >= start } == true && $0.value.stored }
+        if !renamed.isEmpty {
+            let bodies = try await source.bodies(at: renamed.keys.sorted())
+            for index in renamed.keys {
+                switch bodies[index] ?? AuditBody.none {
+                case .present: retention.setStored(index, true)
+                case .purged(let by):
+                    retention.setStored(index, false)
+                    sourcePurges[index] = by
+                case .none: retention.setStored(index, false)
+                }
+            }
+        }
+        for (index, event) in retention.events.filter({ $0.key >= start || renamed[$0.key] != nil }).sorted(by: { $0.key < $1.key }) {
+            if event.stored, let purge = event.purgedBy { throw AuditProblem(index, "body still stored after purge entry \(purge)") }
+            if !event.stored, event.purgedBy == nil { throw AuditProblem(index, "body missing, and no purge entry names it") }
+            if let purge = event.purgedBy {
+                if let said = sourcePurges[index], let said, said != purge {
+                    throw AuditProblem(index, "the source says purge entry \(said) took the body, but entry \(purge) names it")
+                }
+                report.purgedBodies += 1
+            }
+        }
+    }
+}
