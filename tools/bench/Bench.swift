@@ -1,6 +1,7 @@
 // Benchmarks for the ledger foundation. Prints numbers; asserts nothing. Run with tools/bench.sh
 // (release build). Arguments: [entries] (default 1,000,000) [suite] (sha256-ed25519 | sm3-sm2),
-// or `compact [entries]` for the compaction benchmark (CompactBench.swift).
+// or `compact [entries]` for the compaction benchmark (CompactBench.swift), or `audit [entries]` for
+// the full audit's rates with and without the state map (AuditBench.swift).
 import ConsentCore
 import ConsentCrypto
 import ConsentLedger
@@ -39,6 +40,9 @@ enum Bench {
         let arguments = CommandLine.arguments
         if arguments.count > 1, arguments[1] == "compact" {
             return try await CompactBench.run(target: arguments.count > 2 ? Int(arguments[2])! : 1_000_000)
+        }
+        if arguments.count > 1, arguments[1] == "audit" {
+            return try await AuditBench.run(target: arguments.count > 2 ? Int(arguments[2])! : 1_000_000)
         }
         let target = arguments.count > 1 ? Int(arguments[1])! : 1_000_000
         let suite = arguments.count > 2 ? Suite(rawValue: arguments[2])! : .sha256Ed25519
