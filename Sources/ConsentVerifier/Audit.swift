@@ -269,6 +269,9 @@ struct Replay {
     /// What the source said about purged bodies: index → the purge entry it named.
     var sourcePurges: [Int64: Int64?] = [:]
     var lastCheckpoint: String = ""
+    /// Hashes of completed level-8k subtrees (the data of hash tiles above level 0), by stored
+    /// index, to compare with what the source serves.
+    var tileHashes: [(storedIndex: Int64, hash: Hash)] = []
 
     init(audit: LogAudit, report: AuditReport) {
         self.audit = audit
@@ -305,6 +308,7 @@ struct Replay {
             async let following = fetch(end)
             let checkpoints = try await source.checkpoints((next + 1)...end)
             try check(page: page, from: next, to: end, checkpoints: checkpoints)
+            try await checkServedHashes(source: source)
             next = end
             progress?(next, target)
             page = try await following
@@ -401,6 +405,23 @@ struct Replay {
             guard update.root == stateRoot else {
                 throw AuditProblem(nil, "the saved state is damaged: its state map does not give its state root")
             }
+        }
+    }
+
+    /// Compares the subtree hashes the replay completed with those the source serves (hash tiles
+    /// above level 0, or the store's stored hashes), so that proofs built from them hold.
+    mutating func checkServedHashes(source: some AuditSource) async throws {
+        guard !tileHashes.isEmpty else { return }
+        let wanted = tileHashes
+        tileHashes = []
+        let served = try? await source.readHashes(wanted.map(\.storedIndex))
+        for (i, want) in wanted.enumerated() where served.map({ i < $0.count && $0[i] == want.hash }) != true {
+            let (level, index) = Merkle.splitStoredHashIndex(want.storedIndex)
+            let tile = TileID.tile(forStoredIndex: want.storedIndex).tile
+            throw AuditProblem(
+                nil,
+                "the Merkle hash the source serves for entries \(index << Int64(level))..<\((index + 1) << Int64(level)) "
+                    + "(\(TileID(level: tile.level, index: tile.index).path)) disagrees with the entries")
         }
     }
 
@@ -555,7 +576,14 @@ struct Replay {
             stateRoot = c.stateRoot
             report.commits += 1
         }
-        frontier.append(leafHash: leaf, hasher: hasher)
+        let completed = frontier.append(leafHash: leaf, hasher: hasher)
+        // Every 256^k leaves complete a subtree whose hash is a hash of a level-k tile (k ≥ 1).
+        if completed.count > TileID.height {
+            for level in stride(from: TileID.height, to: completed.count, by: TileID.height) {
+                let subtree = (index + 1) >> Int64(level) - 1
+                tileHashes.append((Merkle.storedHashIndex(level: level, index: subtree), completed[level]))
+            }
+        }
         previous = leaf
         lastTime = header.recordedAt
         report.entries += 1

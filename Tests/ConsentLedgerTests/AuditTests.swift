@@ -222,6 +222,15 @@ func writeFile(_ bytes: [UInt8], _ path: String) throws {
         #expect(checked > 8)
         let (report, _) = try await auditExport(incremental.path, key: history.key)
         #expect(report.ok, "\(report.problem ?? "")")
+
+        // A level-1 hash tile that disagrees with the entries (proofs built from it would fail) is caught.
+        let size = await history.ledger.size
+        let tile = try #require(TileID(level: 1, index: 0).widest(inTreeSize: size))
+        var data = try readFile(fresh.path + "/" + tile.path)
+        data[40] ^= 1
+        try writeFile(data, fresh.path + "/" + tile.path)
+        let (bad, _) = try await auditExport(fresh.path, key: history.key)
+        #expect(bad.problem == "the Merkle hash the source serves for entries 256..<512 (tile/1/000) disagrees with the entries", "\(bad.problem ?? "")")
     }
 
     @Test func modifiedHeaderByteIsNamed() async throws {
