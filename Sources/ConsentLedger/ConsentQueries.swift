@@ -53,7 +53,7 @@ extension Ledger {
     func keyEvents(_ keys: [Hash], at: Milliseconds, size: Int64, rootID: MapNodeID) async throws
         -> [(deciding: DecidingEvent?, successor: DecidingEvent?)]
     {
-        let latest = try await readMapPaths(Set(keys), rootID: rootID).values
+        let latest = try await mapValues(keys, rootID: rootID)
         var result: [(deciding: DecidingEvent?, successor: DecidingEvent?)] = keys.map { _ in (nil, nil) }
         // The next entry to read for each key still walking.
         var walking: [Int: Int64] = [:]

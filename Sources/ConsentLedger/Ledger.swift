@@ -286,27 +286,32 @@ public actor Ledger {
     /// and the state-map root after it. Each event links to the previous event of its state key.
     private func commit(_ requests: [[ValidatedEvent]]) async -> [Result<[AppendReceipt], any Error>] {
         let recordedAt = max(clock(), lastRecordedAt + 1)
-        // Per event: client key hash, pepper, subject key and state key.
+        let salts: [UInt8]
+        do { salts = try secureRandomBytes(16 * requests.reduce(0) { $0 + $1.count }) } catch { return requests.map { _ in .failure(error) } }
+        // Per event: client key hash, pepper, subject key, state key, and the body with its hash.
         struct Keys {
             var idempotency: Hash?
             var pepper: Hash
             var subject: Hash
             var state: Hash
+            var body: [UInt8]
+            var bodyHash: Hash
         }
-        let keys = deriveKeys(requests) { event, mac, hasher in
+        let keys = deriveKeys(requests) { n, event, mac, hasher in
             let pepper = mac.authenticate(Derivation.pepperMessage(e164: event.subject.e164))
             let subject = Derivation.subjectKey(pepper: pepper, e164: event.subject.e164, hasher: hasher)
+            let body = ConsentBody(salt: Array(salts[16 * n..<16 * n + 16]), pepper: pepper, subject: event.subject.e164, evidence: event.evidence)
+                .encoded()
             return Keys(
                 idempotency: event.clientKey.map { Derivation.idempotencyKeyHash(sender: event.sender, clientKey: $0, hasher: hasher) },
                 pepper: pepper, subject: subject,
-                state: StateMap.stateKey(subjectKey: subject, sender: event.sender, scope: event.scope, hasher: hasher))
+                state: StateMap.stateKey(subjectKey: subject, sender: event.sender, scope: event.scope, hasher: hasher),
+                body: body, bodyHash: hasher.hash(body))
         }
         let existing: [Hash: StoredEntry]
-        let salts: [UInt8]
         let mapValues: [Hash: MapValue]
         do {
             existing = try await store.entries(withIdempotencyKeys: keys.flatMap { $0.compactMap(\.idempotency) })
-            salts = try secureRandomBytes(16 * requests.reduce(0) { $0 + $1.count })
             mapValues = try await prefetchMapPaths(keys.flatMap { $0.map(\.state) })
         } catch {
             return requests.map { _ in .failure(error) }
@@ -320,7 +325,6 @@ public actor Ledger {
         var firstInBatch: [Hash: (event: ValidatedEvent, receipt: AppendReceipt)] = [:]
         var latestInBatch: [Hash: MapValue] = [:]
         var eventCount: UInt32 = 0
-        var saltOffset = 0
         requests: for (r, events) in requests.enumerated() {
             // Work on copies so that a conflict leaves the batch as it was before this request.
             var requestFrontier = frontier
@@ -356,13 +360,11 @@ public actor Ledger {
                     }
                 }
                 let predecessor = requestLatest[k.state] ?? latestInBatch[k.state] ?? mapValues[k.state]
-                let salt = Array(salts[saltOffset + 16 * i..<saltOffset + 16 * i + 16])
-                let body = ConsentBody(salt: salt, pepper: k.pepper, subject: event.subject.e164, evidence: event.evidence).encoded()
                 let header = EntryHeader.consent(
                     ConsentHeader(
                         previousLeafHash: requestPrevious, recordedAt: recordedAt, sender: event.sender, scope: event.scope,
                         subjectKey: k.subject, action: event.action, method: event.method, templateHash: event.templateHash,
-                        occurredAt: event.occurredAt ?? recordedAt, bodyHash: hasher.hash(body), idempotencyKeyHash: k.idempotency,
+                        occurredAt: event.occurredAt ?? recordedAt, bodyHash: k.bodyHash, idempotencyKeyHash: k.idempotency,
                         keyPredecessor: predecessor.map { KeyLink(index: $0.index, leafHash: $0.leafHash) })
                 ).encoded()
                 let leaf = hasher.leafHash(header)
@@ -370,13 +372,12 @@ public actor Ledger {
                 let receipt = AppendReceipt(index: index, leafHash: leaf, recordedAt: recordedAt, duplicate: false)
                 let stored = requestFrontier.append(leafHash: leaf, hasher: hasher)
                 requestEntries.append(
-                    NewEntry(header: header, storedHashes: stored, body: body, idempotencyKeyHash: k.idempotency, subjectKey: k.subject))
+                    NewEntry(header: header, storedHashes: stored, body: k.body, idempotencyKeyHash: k.idempotency, subjectKey: k.subject))
                 if let key = k.idempotency { requestFirsts[key] = (event, receipt) }
                 requestLatest[k.state] = MapValue(index: index, action: event.action, leafHash: leaf)
                 receipts.append(receipt)
                 requestPrevious = leaf
             }
-            saltOffset += 16 * events.count
             frontier = requestFrontier
             previous = requestPrevious
             entries += requestEntries
@@ -397,13 +398,14 @@ public actor Ledger {
         }
     }
 
-    /// `derive` for every event of `requests`, keeping their shape; large batches on two threads
-    /// (each with its own MAC and hash contexts, which are not thread-safe).
-    private func deriveKeys<K>(_ requests: [[ValidatedEvent]], _ derive: (ValidatedEvent, HMAC, Digest) -> K) -> [[K]] {
+    /// `derive` for every event of `requests` (given its position among all of them), keeping their
+    /// shape; large batches on two threads (each with its own MAC and hash contexts, which are not
+    /// thread-safe).
+    private func deriveKeys<K>(_ requests: [[ValidatedEvent]], _ derive: (Int, ValidatedEvent, HMAC, Digest) -> K) -> [[K]] {
         let events = requests.flatMap { $0 }
         var flat: [K?] = Array(repeating: nil, count: events.count)
         if events.count < 2048 {
-            for (i, event) in events.enumerated() { flat[i] = derive(event, pepperMAC, hasher) }
+            for (i, event) in events.enumerated() { flat[i] = derive(i, event, pepperMAC, hasher) }
         } else {
             // Each thread uses only its own contexts and writes only its own half.
             nonisolated(unsafe) let contexts = [(pepperMAC, hasher), (secondMAC, secondHasher)]
@@ -413,7 +415,7 @@ public actor Ledger {
                 nonisolated(unsafe) let out = out
                 DispatchQueue.concurrentPerform(iterations: 2) { part in
                     let (mac, hasher) = contexts[part]
-                    for i in part == 0 ? 0..<half : half..<events.count { out[i] = derive(events[i], mac, hasher) }
+                    for i in part == 0 ? 0..<half : half..<events.count { out[i] = derive(i, events[i], mac, hasher) }
                 }
             }
         }
@@ -564,7 +566,7 @@ public actor Ledger {
         var values: [Hash: MapValue] = [:]
         var walks = liveMap.walks(for: keys)
         while true {
-            let stubs = liveMap.advance(&walks, values: &values)
+            let stubs = advanceInParallel(&walks, values: &values)
             if stubs.isEmpty { return values }
             let read = try await store.mapNodes(stubs.map(\.id))
             try liveMap.load(
@@ -573,6 +575,44 @@ public actor Ledger {
                     return (stub, node)
                 }, hasher: hasher)
         }
+    }
+
+    /// ``LiveStateMap/advance(_:values:)``, for many walks on two threads (each reads the map, which
+    /// nothing changes meanwhile: this runs on the actor without suspending).
+    private func advanceInParallel(_ walks: inout [LiveStateMap.Walk], values: inout [Hash: MapValue]) -> [LiveStateMap.Stub] {
+        guard walks.count >= 4096 else { return liveMap.advance(&walks, values: &values) }
+        /// One thread's share: only that thread touches it until both are done.
+        final class Share: @unchecked Sendable {
+            var walks: [LiveStateMap.Walk]
+            var values: [Hash: MapValue] = [:]
+            var stubs: [LiveStateMap.Stub] = []
+            init(_ walks: ArraySlice<LiveStateMap.Walk>) { self.walks = Array(walks) }
+        }
+        let shares = [Share(walks[..<(walks.count / 2)]), Share(walks[(walks.count / 2)...])]
+        nonisolated(unsafe) let map = liveMap
+        DispatchQueue.concurrentPerform(iterations: 2) { i in
+            shares[i].stubs = map.advance(&shares[i].walks, values: &shares[i].values)
+        }
+        walks = shares[0].walks + shares[1].walks
+        values.merge(shares[0].values) { found, _ in found }
+        values.merge(shares[1].values) { found, _ in found }
+        return Array(Set(shares[0].stubs + shares[1].stubs))
+    }
+
+    /// The value of each of `keys` that is in the map rooted at `rootID`: from the writer's in-memory
+    /// map when it is at that root (the walk does not suspend, so no batch changes the map during it)
+    /// for the keys whose paths it has loaded, and from the store for the rest. While a batch is
+    /// being sealed the in-memory map is ahead of the last checkpoint, so everything comes from the store.
+    func mapValues(_ keys: [Hash], rootID: MapNodeID) async throws -> [Hash: MapValue] {
+        var values: [Hash: MapValue] = [:]
+        var rest = Set(keys)
+        if isWriter, rootID != 0, liveMap.rootID == rootID {
+            var walks = liveMap.walks(for: keys)
+            _ = liveMap.advance(&walks, values: &values)
+            rest = Set(walks.map(\.key))
+        }
+        if !rest.isEmpty { values.merge(try await readMapPaths(rest, rootID: rootID).values) { found, _ in found } }
+        return values
     }
 
     /// Drops the in-memory map (after a failed batch, which may have left it part-updated, or when it

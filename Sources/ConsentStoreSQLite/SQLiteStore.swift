@@ -16,6 +16,8 @@ public final class SQLiteStore: LedgerStore {
     private let committedNextNode: Mutex<MapNodeID>
     /// Entries below this index are in the subject index; later ones are found by a scan.
     private let subjectIndexedUpTo: Mutex<Int64>
+    /// True while a chunk of the subject index is being added.
+    private let indexing = Mutex(false)
 
     /// The database file's name inside a data directory.
     public static let fileName = "ledger.sqlite"
@@ -187,9 +189,16 @@ public final class SQLiteStore: LedgerStore {
             return (Int64(tail.mapNodes.count), tail.newSize)
         }
         committedNextNode.withLock { $0 += nodeCount }
-        // The batch is durable whatever happens here: a failure is retried after the next commit.
+        // The batch is durable. The subject index catches up in the background, one chunk at a time:
+        // mostly while the ledger prepares its next batch, when this database's writer is idle. A
+        // failure is retried after a later commit.
         let indexed = subjectIndexedUpTo.withLock { $0 }
-        if newSize - indexed >= chunk(after: indexed) { try? await indexSubjects() }
+        if newSize - indexed >= chunk(after: indexed), indexing.withLock({ busy in defer { busy = true }; return !busy }) {
+            Task {
+                try? await indexSubjects()
+                indexing.withLock { $0 = false }
+            }
+        }
     }
 
     /// Inserts entries (and their bodies) at consecutive indexes from `first`.
