@@ -19,6 +19,10 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // The HTTP service (ConsentServer). Its default traits only add swift-configuration support,
+        // which we do not use: off, for a leaner build.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // The system OpenSSL (libcrypto): the only crypto stack in the package.
@@ -47,10 +51,21 @@ let package = Package(
             name: "ConsentStoreSQLite",
             dependencies: ["ConsentCore", "ConsentLedger", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        // The HTTP service for senders and regulators (Hummingbird 2): routes, roles, tokens, ports.
+        .target(
+            name: "ConsentServer",
+            dependencies: [
+                "ConsentCore", "ConsentCrypto", "ConsentVerifier", "ConsentLedger", "ConsentStoreSQLite",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "consent-ledger",
             dependencies: [
-                "ConsentCore", "ConsentCrypto", "ConsentVerifier", "ConsentLedger", "ConsentStoreSQLite",
+                "ConsentCore", "ConsentCrypto", "ConsentVerifier", "ConsentLedger", "ConsentStoreSQLite", "ConsentServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -69,6 +84,16 @@ let package = Package(
             name: "ConsentLedgerTests",
             dependencies: [
                 "ConsentCore", "ConsentCrypto", "ConsentVerifier", "ConsentLedger", "ConsentStoreSQLite", "ConsentTestSupport",
+            ]
+        ),
+        .testTarget(
+            name: "ConsentServerTests",
+            dependencies: [
+                "ConsentCore", "ConsentCrypto", "ConsentVerifier", "ConsentLedger", "ConsentStoreSQLite", "ConsentServer",
+                "ConsentTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
     ],

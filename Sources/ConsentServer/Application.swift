@@ -1,0 +1,79 @@
+import ConsentCore
+import ConsentLedger
+import Foundation
+import Hummingbird
+import NIOCore
+import Logging
+
+/// The service's settings (`consent-ledger serve` options).
+public struct ServerConfiguration: Sendable {
+    /// The address to listen on; loopback by default (put a TLS proxy in front to serve others).
+    public var host: String
+    /// The TCP port; 0 picks a free one (reported through `onServerRunning`).
+    public var port: Int
+    /// The largest request body accepted, in bytes (larger ones get 413).
+    public var maxRequestBytes: Int
+    /// The most events one `POST /v1/events` may carry.
+    public var maxEventsPerRequest: Int
+    /// The most MO replies one `POST /v1/mo` may carry.
+    public var maxRepliesPerRequest: Int
+    /// The most numbers one `POST /v1/gate` may carry.
+    public var maxGateNumbers: Int
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, maxRequestBytes: Int = 16 << 20, maxEventsPerRequest: Int = 10_000,
+        maxRepliesPerRequest: Int = 1_000, maxGateNumbers: Int = 500_000
+    ) {
+        self.host = host
+        self.port = port
+        self.maxRequestBytes = maxRequestBytes
+        self.maxEventsPerRequest = maxEventsPerRequest
+        self.maxRepliesPerRequest = maxRepliesPerRequest
+        self.maxGateNumbers = maxGateNumbers
+    }
+}
+
+/// Every route of the service as (method, path), paths as docs/openapi.yaml writes them.
+public let serviceRoutes: [(method: String, path: String)] = ConsentRoutes.routes
+
+/// Builds the HTTP service over an open ledger and its data directory's service database: the one
+/// builder used by `consent-ledger serve` and by the tests (which run it with
+/// `app.test(.router)`, in process).
+///
+/// The ledger should be opened writable (the server records events); its appends return only after
+/// the batch is durably committed, so every response that reports an index is sent after commit.
+/// `onServerRunning` receives the bound TCP port once the server listens.
+public func buildApplication(
+    ledger: Ledger, service: ServiceStore, configuration: ServerConfiguration = ServerConfiguration(),
+    logger: Logger = Logger(label: "consent-ledger.server"), onServerRunning: @escaping @Sendable (Int?) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    let router = buildRouter(ledger: ledger, service: service, configuration: configuration)
+    return Application(
+        router: router,
+        configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "consent-ledger"),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port) },
+        logger: logger)
+}
+
+/// The routes, with the problem-details and authentication middleware in front of all of them.
+public func buildRouter(ledger: Ledger, service: ServiceStore, configuration: ServerConfiguration) -> Router<ServiceContext> {
+    let router = Router(context: ServiceContext.self)
+    router.add(middleware: ProblemMiddleware<ServiceContext>(maxRequestBytes: configuration.maxRequestBytes))
+    router.add(middleware: AuthMiddleware(service: service))
+    let routes = ConsentRoutes(ledger: ledger, service: service, configuration: configuration)
+    routes.add(to: router)
+    return router
+}
+
+/// Runs the service until SIGTERM or SIGINT, then shuts down gracefully: the listener closes, and
+/// requests in flight (appends among them) finish and get their responses before this returns.
+/// Nothing is acknowledged that was not committed: an append's response is written only after its
+/// batch is durable, and a request the server never answers committed nothing or is found again
+/// by its client key.
+public func runServer(
+    ledger: Ledger, service: ServiceStore, configuration: ServerConfiguration, logger: Logger,
+    onServerRunning: @escaping @Sendable (Int?) async -> Void = { _ in }
+) async throws {
+    let app = buildApplication(ledger: ledger, service: service, configuration: configuration, logger: logger, onServerRunning: onServerRunning)
+    try await app.runService()
+}

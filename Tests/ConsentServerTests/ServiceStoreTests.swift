@@ -1,0 +1,60 @@
+import ConsentCore
+import ConsentLedger
+import ConsentServer
+import Foundation
+import Testing
+
+/// Tokens and ports in `service.sqlite`.
+@Suite struct ServiceStoreTests {
+    @Test func tokensAreRandomStoredHashedAndRevocable() async throws {
+        let dir = TempDir()
+        let store = try ServiceStore(directory: dir.directory)
+        let (token, record) = try await store.createToken(role: .sender("bank"), note: "crm", now: 1000)
+        let (other, _) = try await store.createToken(role: .regulator, now: 2000)
+        #expect(token.hasPrefix("clt_") && token.count == 47 && token != other)
+        #expect(try await store.token(hash: APIToken.hash(token)) == record)
+        #expect(record.role == .sender("bank") && record.note == "crm")
+        // Only the hash is stored: the token's text appears nowhere in the file.
+        let file = try Data(contentsOf: URL(fileURLWithPath: dir.directory.path(ServiceStore.fileName)))
+        #expect(file.range(of: Data(token.utf8)) == nil)
+        let mode = try FileManager.default.attributesOfItem(atPath: dir.directory.path(ServiceStore.fileName))[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+
+        let revoked = try await store.revokeToken(id: record.id, now: 3000)
+        #expect(revoked.revokedAt == 3000)
+        #expect(try await store.token(hash: APIToken.hash(token)) == nil)
+        // Revoking again changes nothing; an unknown id is an error.
+        #expect(try await store.revokeToken(id: record.id, now: 4000).revokedAt == 3000)
+        await #expect(throws: ServiceError.self) { try await store.revokeToken(id: "nope", now: 0) }
+        #expect(try await store.tokens().map(\.role) == [.sender("bank"), .regulator])
+        // A second handle (another process: the CLI while the server runs) sees the same state.
+        let again = try ServiceStore(directory: dir.directory)
+        #expect(try await again.token(hash: APIToken.hash(other))?.role == .regulator)
+    }
+
+    @Test func rolesAreValidated() throws {
+        #expect(throws: ServiceError.self) { try Role(name: "sender", sender: nil) }
+        #expect(throws: ServiceError.self) { try Role(name: "sender", sender: "bad sender") }
+        #expect(throws: ServiceError.self) { try Role(name: "regulator", sender: "bank") }
+        #expect(throws: ServiceError.self) { try Role(name: "root", sender: nil) }
+        #expect(try Role(name: "admin", sender: nil) == .admin)
+    }
+
+    @Test func portsResolveByLongestPrefixAndBelongToOneSender() async throws {
+        let dir = TempDir()
+        let store = try ServiceStore(directory: dir.directory)
+        try await store.addPort(sender: "bank", port: "10690001", now: 0)
+        try await store.addPort(sender: "shop", port: "106900011", now: 0)
+        try await store.addPort(sender: "bank", port: "10690001", now: 0)  // the same pair again: fine
+        await #expect(throws: ServiceError.self) { try await store.addPort(sender: "shop", port: "10690001", now: 0) }
+        await #expect(throws: ServiceError.self) { try await store.addPort(sender: "shop", port: "95555", now: 0) }
+        #expect(try await store.resolvePort("106900012345")! == (sender: "bank", port: "10690001"))
+        #expect(try await store.resolvePort("1069000112")! == (sender: "shop", port: "106900011"))
+        #expect(try await store.resolvePort("10690001")! == (sender: "bank", port: "10690001"))
+        #expect(try await store.resolvePort("1069000") == nil)
+        #expect(try await store.resolvePort("10690001x") == nil)
+        #expect(try await store.portRegistry().count == 2)
+        #expect(try await store.removePort("106900011"))
+        #expect(try await store.resolvePort("1069000112")! == (sender: "bank", port: "10690001"))
+    }
+}
