@@ -1,0 +1,62 @@
+import ArgumentParser
+import ConsentCore
+import ConsentLedger
+import ConsentServer
+import Foundation
+import Logging
+
+extension ConsentLedgerCommand {
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the HTTP service for senders and regulators (docs/openapi.yaml) until SIGTERM or SIGINT.",
+            discussion: """
+                Holds the data directory's writer lock while it runs (other commands may read; tokens and ports can \
+                be managed meanwhile). Requests authenticate with `Authorization: Bearer <token>` (see `token create`); \
+                without a token only the checkpoint and the hash tiles are served. Every response that reports an \
+                index is sent after the event is durably committed. On SIGTERM or SIGINT the server stops accepting \
+                connections, lets requests in flight finish (appends commit and are answered), and exits. \
+                Prints "listening on http://HOST:PORT" on standard output once it accepts connections \
+                (--port 0 picks a free port); logs go to standard error.
+                """)
+
+        @OptionGroup var dataOptions: DataOptions
+        @Option(help: "The address to listen on. Default: loopback only (put a TLS proxy in front for others).")
+        var host = "127.0.0.1"
+        @Option(help: "The TCP port (0: any free port).") var port = 8080
+        @Option(help: "The largest request body accepted, in bytes.") var maxRequestBytes = 16 << 20
+        @Option(help: "The most events per POST /v1/events.") var maxEvents = 10_000
+        @Option(help: "The most numbers per POST /v1/gate.") var maxGateNumbers = 500_000
+        @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+
+        func validate() throws {
+            guard (0...65535).contains(port) else { throw ValidationError("--port must be 0-65535") }
+            guard maxRequestBytes >= 1024 else { throw ValidationError("--max-request-bytes must be at least 1024") }
+            guard maxEvents >= 1, maxGateNumbers >= 1 else { throw ValidationError("--max-events and --max-gate-numbers must be positive") }
+            guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \"\(logLevel)\"") }
+        }
+
+        func run() async throws {
+            let ledger = try await dataOptions.open(writable: true)
+            let service = try ServiceStore(directory: dataOptions.directory)
+            var logger = Logger(label: "consent-ledger.server")
+            logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+            let configuration = ServerConfiguration(
+                host: host, port: port, maxRequestBytes: maxRequestBytes, maxEventsPerRequest: maxEvents, maxGateNumbers: maxGateNumbers)
+            let host = self.host
+            try await runServer(ledger: ledger, service: service, configuration: configuration, logger: logger) { bound in
+                let shown = host.contains(":") ? "[\(host)]" : host
+                FileHandle.standardOutput.write(Data("listening on http://\(shown):\(bound.map(String.init) ?? "?")\n".utf8))
+            }
+            let size = await ledger.size
+            logger.notice("stopped; every acknowledged append is committed (log size \(size))")
+        }
+    }
+}
+
+/// Opens the service database of a data directory that holds a ledger.
+func openServiceStore(_ options: DataOptions) throws -> ServiceStore {
+    guard FileManager.default.fileExists(atPath: options.directory.path("ledger.sqlite")) else {
+        throw LedgerError.invalidDirectory("no ledger in \(options.data) (create one with `consent-ledger init --data \(options.data)`)")
+    }
+    return try ServiceStore(directory: options.directory)
+}
