@@ -19,6 +19,9 @@ import Hummingbird
 /// | POST /v1/gate                 | no        | sender=S            | any       | no    |
 /// | GET /v1/ports                 | no        | S's ports           | all       | all   |
 /// | POST /v1/ports                | no        | no                  | no        | yes   |
+/// | GET /v1/history               | no        | sender=S            | any       | no    |
+/// | GET /v1/entries/{index}       | no        | no                  | yes       | no    |
+/// | GET /v1/proofs/inclusion, …/consistency | no | yes              | yes       | yes   |
 struct ConsentRoutes: Sendable {
     let ledger: Ledger
     let service: ServiceStore
@@ -28,7 +31,8 @@ struct ConsentRoutes: Sendable {
     static let routes: [(method: String, path: String)] = [
         ("GET", "/healthz"), ("GET", "/checkpoint"), ("GET", "/tile/{path}"),
         ("POST", "/v1/events"), ("GET", "/v1/consent"), ("POST", "/v1/mo"), ("GET", "/v1/mo/review"), ("POST", "/v1/gate"),
-        ("GET", "/v1/ports"), ("POST", "/v1/ports"),
+        ("GET", "/v1/ports"), ("POST", "/v1/ports"), ("GET", "/v1/history"), ("GET", "/v1/entries/{index}"),
+        ("GET", "/v1/proofs/inclusion"), ("GET", "/v1/proofs/consistency"),
     ]
 
     func add(to router: Router<ServiceContext>) {
@@ -42,6 +46,10 @@ struct ConsentRoutes: Sendable {
         router.post("/v1/gate") { request, context in try await self.gate(request, context) }
         router.get("/v1/ports") { request, context in try await self.listPorts(request, context) }
         router.post("/v1/ports") { request, context in try await self.addPort(request, context) }
+        router.get("/v1/history") { request, context in try await self.history(request, context) }
+        router.get("/v1/entries/:index") { request, context in try await self.entry(request, context) }
+        router.get("/v1/proofs/inclusion") { request, context in try await self.inclusionProof(request, context) }
+        router.get("/v1/proofs/consistency") { request, context in try await self.consistencyProof(request, context) }
     }
 
     // MARK: Public tier

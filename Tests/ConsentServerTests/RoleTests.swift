@@ -56,6 +56,11 @@ import Testing
         Case(
             method: .post, uri: "/v1/ports", body: #"{"sender":"telco","port":"10690003"}"#,
             expected: statuses(.unauthorized, .forbidden, .forbidden, .forbidden, .created)),
+        Case(method: .get, uri: "/v1/history?subject=13800138000&sender=bank", expected: statuses(.unauthorized, .ok, .forbidden, .ok, .forbidden)),
+        Case(method: .get, uri: "/v1/history?subject=13800138000", expected: statuses(.unauthorized, .ok, .ok, .ok, .forbidden)),
+        Case(method: .get, uri: "/v1/entries/0", expected: statuses(.unauthorized, .forbidden, .forbidden, .ok, .forbidden)),
+        Case(method: .get, uri: "/v1/proofs/inclusion?index=0", expected: statuses(.unauthorized, .ok, .ok, .ok, .ok)),
+        Case(method: .get, uri: "/v1/proofs/consistency?old=1", expected: statuses(.unauthorized, .ok, .ok, .ok, .ok)),
     ]
 
     @Test(arguments: cases)
@@ -78,7 +83,8 @@ import Testing
     @Test func theMatrixCoversEveryRoute() {
         let tried = Set(Self.cases.map { c in
             let path = c.uri.split(separator: "?")[0]
-            return "\(c.method.rawValue) " + (path.hasPrefix("/tile/") ? "/tile/{path}" : String(path))
+            let route = path.hasPrefix("/tile/") ? "/tile/{path}" : path.hasPrefix("/v1/entries/") ? "/v1/entries/{index}" : String(path)
+            return "\(c.method.rawValue) \(route)"
         })
         let routes = Set(serviceRoutes.map { "\($0.method) \($0.path)" })
         #expect(tried == routes)
