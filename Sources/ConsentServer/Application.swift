@@ -70,10 +70,35 @@ public func buildRouter(ledger: Ledger, service: ServiceStore, configuration: Se
 /// Nothing is acknowledged that was not committed: an append's response is written only after its
 /// batch is durable, and a request the server never answers committed nothing or is found again
 /// by its client key.
+///
+/// With a `heartbeat` interval, an idle log gets an empty batch (a commit entry) whenever its latest
+/// commit is older than the interval, so that questions about "now" are bounded by the log itself
+/// (DESIGN §2.2); the heartbeat stops before this returns.
 public func runServer(
-    ledger: Ledger, service: ServiceStore, configuration: ServerConfiguration, logger: Logger,
+    ledger: Ledger, service: ServiceStore, configuration: ServerConfiguration, logger: Logger, heartbeat: Duration? = nil,
     onServerRunning: @escaping @Sendable (Int?) async -> Void = { _ in }
 ) async throws {
     let app = buildApplication(ledger: ledger, service: service, configuration: configuration, logger: logger, onServerRunning: onServerRunning)
-    try await app.runService()
+    let beats = heartbeat.map { interval in Task { await runHeartbeats(ledger: ledger, every: interval, logger: logger) } }
+    defer { beats?.cancel() }
+    do {
+        try await app.runService()
+    } catch {
+        beats?.cancel()
+        await beats?.value
+        throw error
+    }
+    beats?.cancel()
+    await beats?.value
+}
+
+/// Appends an empty batch whenever the log's latest commit is older than `interval`, until cancelled.
+public func runHeartbeats(ledger: Ledger, every interval: Duration, logger: Logger) async {
+    let millis = max(1, interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000)
+    while !Task.isCancelled {
+        do { try await Task.sleep(for: interval) } catch { return }
+        let now = await ledger.now
+        if let latest = await ledger.latestCommitTime, now - latest < millis { continue }
+        do { try await ledger.heartbeat() } catch { logger.error("heartbeat not committed: \(error)") }
+    }
 }

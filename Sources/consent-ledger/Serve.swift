@@ -27,12 +27,15 @@ extension ConsentLedgerCommand {
         @Option(help: "The most events per POST /v1/events.") var maxEvents = 10_000
         @Option(help: "The most numbers per POST /v1/gate.") var maxGateNumbers = 500_000
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+        @Option(help: "Append an empty batch when the log has been idle this many seconds, so that answers about \"now\" are bounded by the log (0: off).")
+        var heartbeat: Double = 0
 
         func validate() throws {
             guard (0...65535).contains(port) else { throw ValidationError("--port must be 0-65535") }
             guard maxRequestBytes >= 1024 else { throw ValidationError("--max-request-bytes must be at least 1024") }
             guard maxEvents >= 1, maxGateNumbers >= 1 else { throw ValidationError("--max-events and --max-gate-numbers must be positive") }
             guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \"\(logLevel)\"") }
+            guard heartbeat == 0 || (0.1...86_400).contains(heartbeat) else { throw ValidationError("--heartbeat must be 0 (off) or 0.1 to 86400 seconds") }
         }
 
         func run() async throws {
@@ -43,7 +46,8 @@ extension ConsentLedgerCommand {
             let configuration = ServerConfiguration(
                 host: host, port: port, maxRequestBytes: maxRequestBytes, maxEventsPerRequest: maxEvents, maxGateNumbers: maxGateNumbers)
             let host = self.host
-            try await runServer(ledger: ledger, service: service, configuration: configuration, logger: logger) { bound in
+            let beat: Duration? = heartbeat > 0 ? .milliseconds(Int64(heartbeat * 1000)) : nil
+            try await runServer(ledger: ledger, service: service, configuration: configuration, logger: logger, heartbeat: beat) { bound in
                 let shown = host.contains(":") ? "[\(host)]" : host
                 FileHandle.standardOutput.write(Data("listening on http://\(shown):\(bound.map(String.init) ?? "?")\n".utf8))
             }

@@ -2,6 +2,7 @@ import ConsentCore
 import ConsentLedger
 import ConsentServer
 import Foundation
+import Logging
 import Testing
 
 /// Tokens and ports in `service.sqlite`.
@@ -56,5 +57,22 @@ import Testing
         #expect(try await store.portRegistry().count == 2)
         #expect(try await store.removePort("106900011"))
         #expect(try await store.resolvePort("1069000112")! == (sender: "bank", port: "10690001"))
+    }
+}
+
+/// The serve command's heartbeat.
+@Suite struct HeartbeatTests {
+    @Test func anIdleLogGetsHeartbeatsAndABusyOneDoesNot() async throws {
+        let fixture = try await ServerFixture()
+        let beats = Task { await runHeartbeats(ledger: fixture.ledger, every: .milliseconds(50), logger: Logger(label: "test")) }
+        defer { beats.cancel() }
+        // Idle: commit entries appear (polling generously: the machine may be busy).
+        for _ in 0..<200 where await fixture.ledger.size < 2 { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(await fixture.ledger.size >= 2)
+        beats.cancel()
+        await beats.value
+        let size = await fixture.ledger.size
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(await fixture.ledger.size == size)
     }
 }

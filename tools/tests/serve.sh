@@ -146,4 +146,21 @@ done
 "$BIN" record --data "$D" --sender bank --subject 13600136000 --action grant > /dev/null || die "record after stop"
 echo "serve: $acknowledged of 20 appends in flight at SIGTERM were acknowledged, all committed"
 ok
+
+# --heartbeat: an idle log gets commit entries, so answers about "now" stay bounded by the log.
+before=$(size "$D")
+"$BIN" serve --data "$D" --port 0 --heartbeat 0.2 > "$WORK/serve2.out" 2> "$WORK/serve2.err" &
+server=$!
+for _ in $(seq 1 100); do
+    [ "$(size "$D")" -gt "$before" ] && break
+    kill -0 "$server" 2>/dev/null || die "serve --heartbeat exited: $(cat "$WORK/serve2.err")"
+    sleep 0.1
+done
+[ "$(size "$D")" -gt "$before" ] || die "no heartbeat in 10 s"
+kill -INT "$server"
+rc=0; wait "$server" || rc=$?
+server=""
+[ "$rc" = 0 ] || die "serve exited $rc after SIGINT"
+"$BIN" check --data "$D" | grep -q "^OK" || die "check after heartbeats"
+ok
 echo "serve.sh: $checks checks passed"
