@@ -16,7 +16,7 @@ struct ConsentLedgerCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Init.self, Record.self, Import.self, CheckpointCommand.self, Key.self, Prove.self, EntryCommand.self,
-            Query.self, History.self, CheckSends.self, Heartbeat.self, Verify.self, Check.self, Export.self, Audit.self, Compact.self, Hold.self, RetentionCommand.self,
+            Query.self, History.self, CheckSends.self, Heartbeat.self, Verify.self, Check.self, Export.self, Audit.self, Compact.self, Hold.self, RetentionCommand.self, Report.self,
             Serve.self, TokenCommand.self, PortCommand.self, Demo.self,
         ]
     )
