@@ -299,7 +299,7 @@ struct ConsentRoutes: Sendable {
         var port: String
         /// True for `unclear`: stored and flagged for review, no consent change.
         var review: Bool
-        /// For an opt-out: the revocation recorded (durably, before this answer).
+        /// For an opt-out (opt-in): the revocation (grant) recorded, durably, before this answer.
         var index: Int64?
         var leafHash: Hash?
         var duplicate: Bool?
@@ -309,7 +309,9 @@ struct ConsentRoutes: Sendable {
 
     /// `POST /v1/mo`: classifies each reply with the core's MO classifier; opt-outs become
     /// revocations scoped to the sender and registered port the destination maps to, with the raw
-    /// text as evidence; every reply is stored with its verdict, unclear ones flagged for review.
+    /// text as evidence; a reply that is exactly an opt-in keyword configured for that port (the
+    /// sender's consent request) becomes a grant for the port and the request's purpose and
+    /// template; every reply is stored with its verdict, unclear ones flagged for review.
     func moReplies(_ request: Request, _ context: ServiceContext) async throws -> Response {
         var request = request
         _ = try context.requireSenderToken(toDo: "deliver MO replies")
@@ -346,11 +348,12 @@ struct ConsentRoutes: Sendable {
         var receipts = try await ledger.append(events)[...]
         let logged = await ledger.now
         var views: [ReplyView] = []
+        var stored: [StoredReply] = []
         for p in prepared {
             let receipt = p.event == nil ? nil : receipts.popFirst()
             let verdict = p.classification.verdict
             let review = verdict == .unclear
-            try await service.recordReply(
+            stored.append(
                 StoredReply(
                     receivedAt: p.receivedAt, loggedAt: logged, subject: p.subject.e164, destination: p.delivery.port, sender: p.sender,
                     port: p.port, text: p.delivery.text, verdict: verdict.name, reason: p.classification.reason.name, keyword: verdict.keyword,
@@ -360,6 +363,7 @@ struct ConsentRoutes: Sendable {
                     verdict: verdict.name, reason: p.classification.reason.name, keyword: verdict.keyword, sender: p.sender, port: p.port,
                     review: review, index: receipt?.index, leafHash: receipt?.leafHash, duplicate: receipt?.duplicate))
         }
+        try await service.recordReplies(stored)
         return try parsed.single ? jsonResponse(views[0]) : jsonResponse(Replies(replies: views))
     }
 
@@ -408,13 +412,28 @@ struct ConsentRoutes: Sendable {
             let material = "\(subject.e164)\n\(delivery.port)\n\(receivedAt)\n\(delivery.text)"
             clientKey = "mo-" + String(Digest.hash(.sha256, Array(material.utf8)).hex.prefix(40))
         }
-        let classification = MOClassifier().explain(delivery.text)
-        var event: ValidatedEvent?
-        if case .optOut = classification.verdict {
-            let input = EventInput(
+        // Opt-in keywords count only where the sender configured a consent request on this port.
+        let optIns = try await service.optIns(port: port)
+        let classification = MOClassifier(optInKeywords: optIns.map(\.keyword)).explain(delivery.text)
+        var input: EventInput?
+        switch classification.verdict {
+        case .optOut:
+            input = EventInput(
                 sender: sender, subject: subject.e164, action: "revoke", port: port, method: ConsentMethod.smsReply.name,
                 occurredAt: RFC3339.format(receivedAt),
                 evidence: ["reply": delivery.text, "note": "MO reply to \(delivery.port)"], clientKey: clientKey)
+        case .optIn(let keyword):
+            let request = optIns.first { $0.keyword == keyword }
+            input = EventInput(
+                sender: sender, subject: subject.e164, action: "grant", port: port, purpose: request?.purpose,
+                method: ConsentMethod.smsReply.name, templateHash: request?.templateHash, occurredAt: RFC3339.format(receivedAt),
+                evidence: ["reply": delivery.text, "note": "MO reply to \(delivery.port) (consent request keyword \(keyword))"],
+                clientKey: clientKey)
+        case .unrelated, .unclear:
+            input = nil
+        }
+        var event: ValidatedEvent?
+        if let input {
             do { event = try EventValidator().validate(input, now: now) } catch {
                 return .failure(DecodeFailure(field: error.field == "occurredAt" ? "receivedAt" : error.field, message: error.message))
             }

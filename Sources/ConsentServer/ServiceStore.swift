@@ -76,7 +76,61 @@ public final class ServiceStore: Sendable {
                     CREATE INDEX mo_replies_review ON mo_replies(sender, id) WHERE review = 1;
                     """)
         }
+        // Opt-in keywords: a sender's consent request ("reply Y to receive offers") sent from a port.
+        migrator.registerMigration("v2-opt-in-keywords") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE opt_in_keywords (
+                        port TEXT NOT NULL,
+                        keyword TEXT NOT NULL,
+                        purpose TEXT,
+                        template_hash TEXT,
+                        added_at INTEGER NOT NULL,
+                        PRIMARY KEY (port, keyword)
+                    );
+                    """)
+        }
         return migrator
+    }
+
+    // MARK: Opt-in keywords
+
+    /// Configures `keyword` as consent when replied to the registered `port` (the sender's consent
+    /// request). Refused: an unregistered port, and keywords that could be mistaken for a refusal
+    /// (``MOClassifier/optInKeywordProblem(_:)``): a false opt-in must never happen.
+    public func addOptIn(_ optIn: OptInKeyword, now: Milliseconds) async throws {
+        if let problem = MOClassifier.optInKeywordProblem(optIn.keyword) { throw ServiceError.invalid(problem) }
+        if let purpose = optIn.purpose, !EventValidator.isValidPurpose(purpose) {
+            throw ServiceError.invalid("\"\(purpose.prefix(80))\" is not a purpose (1-64 of A-Z a-z 0-9 . _ -)")
+        }
+        if let hash = optIn.templateHash, Hash(hex: hash) == nil {
+            throw ServiceError.invalid("the template hash must be 64 hexadecimal characters")
+        }
+        try await pool.write { db in
+            guard try String.fetchOne(db, sql: "SELECT sender FROM ports WHERE port = ?", arguments: [optIn.port]) != nil else {
+                throw ServiceError.invalid("port \(optIn.port.prefix(40)) is not registered (consent-ledger port add)")
+            }
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO opt_in_keywords (port, keyword, purpose, template_hash, added_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [optIn.port, optIn.keyword, optIn.purpose, optIn.templateHash, now])
+        }
+    }
+
+    /// The opt-in keywords configured for a registered port.
+    public func optIns(port: String) async throws -> [OptInKeyword] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT port, keyword, purpose, template_hash FROM opt_in_keywords WHERE port = ? ORDER BY keyword", arguments: [port]
+            ).map(OptInKeyword.init(row:))
+        }
+    }
+
+    /// Every configured opt-in keyword.
+    public func optIns() async throws -> [OptInKeyword] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT port, keyword, purpose, template_hash FROM opt_in_keywords ORDER BY port, keyword")
+                .map(OptInKeyword.init(row:))
+        }
     }
 
     // MARK: Tokens
@@ -180,27 +234,25 @@ public final class ServiceStore: Sendable {
 
     // MARK: MO replies
 
-    /// Stores a received MO reply with its verdict; a reply with a client key stored before is not
-    /// stored again. Returns the reply's row id.
-    @discardableResult
-    public func recordReply(_ reply: StoredReply) async throws -> Int64 {
+    /// Stores received MO replies with their verdicts, in one transaction; a reply whose client key
+    /// was stored before is not stored again.
+    public func recordReplies(_ replies: [StoredReply]) async throws {
+        guard !replies.isEmpty else { return }
         try await pool.write { db in
-            if let key = reply.clientKey,
-                let id = try Int64.fetchOne(db, sql: "SELECT id FROM mo_replies WHERE client_key = ?", arguments: [key])
-            {
-                return id
-            }
-            try db.execute(
+            let exists = try db.cachedStatement(sql: "SELECT 1 FROM mo_replies WHERE client_key = ?")
+            let insert = try db.cachedStatement(
                 sql: """
                     INSERT INTO mo_replies (received_at, logged_at, subject, destination, sender, port, text, verdict, reason,
                         keyword, entry, review, client_key)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
+                    """)
+            for reply in replies {
+                if let key = reply.clientKey, try Bool.fetchOne(exists, arguments: [key]) != nil { continue }
+                try insert.execute(arguments: [
                     reply.receivedAt, reply.loggedAt, reply.subject, reply.destination, reply.sender, reply.port, reply.text,
                     reply.verdict, reply.reason, reply.keyword, reply.entry, reply.review, reply.clientKey,
                 ])
-            return db.lastInsertedRowID
+            }
         }
     }
 
@@ -274,5 +326,29 @@ public struct StoredReply: Sendable, Equatable, Codable {
         self.entry = entry
         self.review = review
         self.clientKey = clientKey
+    }
+}
+
+/// A reply that counts as consent on a port: the sender's consent request asked for it. The grant
+/// it records is scoped to the port (and the purpose, when given) and points to the template.
+public struct OptInKeyword: Sendable, Equatable, Codable {
+    public var port: String
+    public var keyword: String
+    public var purpose: String?
+    /// The consent template the request showed (64 hex digits).
+    public var templateHash: String?
+
+    public init(port: String, keyword: String, purpose: String? = nil, templateHash: String? = nil) {
+        self.port = port
+        self.keyword = keyword
+        self.purpose = purpose
+        self.templateHash = templateHash
+    }
+
+    init(row: Row) {
+        port = row["port"]
+        keyword = row["keyword"]
+        purpose = row["purpose"]
+        templateHash = row["template_hash"]
     }
 }

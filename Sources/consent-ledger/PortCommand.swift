@@ -14,7 +14,7 @@ extension ConsentLedgerCommand {
                 (106900011234 for port 10690001); the longest registered prefix decides the sender. \
                 Stored in DIR/service.sqlite; changes take effect at once, also in a running server.
                 """,
-            subcommands: [Add.self, List.self, Remove.self])
+            subcommands: [Add.self, List.self, Remove.self, OptIn.self])
 
         struct Add: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Register a 106 port for a sender.")
@@ -38,14 +38,46 @@ extension ConsentLedgerCommand {
             @OptionGroup var output: OutputOptions
 
             func run() async throws {
-                let entries = try await openServiceStore(dataOptions).portRegistry().entries
+                let store = try openServiceStore(dataOptions)
+                let entries = try await store.portRegistry().entries
+                let optIns = Dictionary(grouping: try await store.optIns(), by: \.port)
                 if output.json {
-                    try printJSON(entries.map { ["sender": $0.sender, "port": $0.port] })
+                    try printJSON(entries.map { PortView(sender: $0.sender, port: $0.port, optIn: optIns[$0.port] ?? []) })
                 } else if entries.isEmpty {
                     print("no ports registered")
                 } else {
-                    for e in entries { print("\(e.port)  \(e.sender)") }
+                    for e in entries {
+                        let keywords = (optIns[e.port] ?? []).map { k in k.keyword + (k.purpose.map { " (\($0))" } ?? "") }
+                        print("\(e.port)  \(e.sender)" + (keywords.isEmpty ? "" : "  opt-in: " + keywords.joined(separator: ", ")))
+                    }
                 }
+            }
+        }
+
+        struct OptIn: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "opt-in",
+                abstract: "Make a reply count as consent on a port: the sender sent a consent request asking for it.",
+                discussion: """
+                    A reply that is exactly KEYWORD (any width and case, punctuation around it ignored) to the port \
+                    records a grant scoped to the port (and --purpose), pointing to --template-hash. Keywords that \
+                    could be mistaken for a refusal (T, N, anything with a negation or an opt-out word) are refused: \
+                    a false opt-in must never happen. Opt-outs always win over opt-ins.
+                    """)
+            @OptionGroup var dataOptions: DataOptions
+            @Option(help: "A registered port.") var port: String
+            @Option(help: "The reply that means yes (e.g. Y, 是, 同意).") var keyword: String
+            @Option(help: "The purpose the consent request asked about.") var purpose: String?
+            @Option(help: "The hash (64 hex digits) of the consent request's template text.") var templateHash: String?
+
+            func run() async throws {
+                do {
+                    try await openServiceStore(dataOptions).addOptIn(
+                        OptInKeyword(port: port, keyword: keyword, purpose: purpose, templateHash: templateHash), now: systemClock())
+                } catch let error as ServiceError {
+                    throw ValidationError(error.description)
+                }
+                print("a reply \"\(keyword)\" to port \(port) now records consent\(purpose.map { " for \($0)" } ?? "")")
             }
         }
 
@@ -62,4 +94,11 @@ extension ConsentLedgerCommand {
             }
         }
     }
+}
+
+/// A port as `port list --json` prints it.
+struct PortView: Encodable {
+    var sender: String
+    var port: String
+    var optIn: [OptInKeyword]
 }

@@ -76,3 +76,45 @@ import Testing
         #expect(await fixture.ledger.size == size)
     }
 }
+
+/// Opt-in keywords configured per port.
+@Suite struct OptInTests {
+    @Test func onlySafeKeywordsOnRegisteredPorts() async throws {
+        let dir = TempDir()
+        let store = try ServiceStore(directory: dir.directory)
+        try await store.addPort(sender: "bank", port: "10690001", now: 0)
+        try await store.addOptIn(OptInKeyword(port: "10690001", keyword: "Y", purpose: "promo"), now: 0)
+        for keyword in ["T", "不要", "退订吧", ""] {
+            await #expect(throws: ServiceError.self) { try await store.addOptIn(OptInKeyword(port: "10690001", keyword: keyword), now: 0) }
+        }
+        await #expect(throws: ServiceError.self) { try await store.addOptIn(OptInKeyword(port: "10690009", keyword: "Y"), now: 0) }
+        await #expect(throws: ServiceError.self) {
+            try await store.addOptIn(OptInKeyword(port: "10690001", keyword: "是", templateHash: "nothex"), now: 0)
+        }
+        #expect(try await store.optIns(port: "10690001") == [OptInKeyword(port: "10690001", keyword: "Y", purpose: "promo")])
+    }
+
+    @Test func aConfiguredKeywordRecordsAGrantForThePortAndPurpose() async throws {
+        let fixture = try await ServerFixture()
+        let template = String(repeating: "cd", count: 32)
+        try await fixture.service.addOptIn(OptInKeyword(port: "10690001", keyword: "Y", purpose: "promo", templateHash: template), now: 0)
+        try await fixture.app.test(.router) { client in
+            let body = #"[{"from":"13800138000","port":"106900011","text":"ｙ！","id":"in-1"}]"#
+            let bank = try await client.send(.post, "/v1/mo", fixture.headers(.bank), body: body)
+            #expect(bank.status == .ok, "\(bank.text)")
+            let replies = try #require(try bank.json()["replies"] as? [[String: Any]])
+            #expect(replies.first?["verdict"] as? String == "opt-in" && replies.first?["index"] as? Int == 0)
+            let shop = try await client.send(.post, "/v1/mo", fixture.headers(.shop), body: #"{"from":"13800138001","port":"10690002","text":"Y"}"#)
+            #expect(try shop.json()["verdict"] as? String == "unrelated")
+
+            let promo = try await client.send(.get, "/v1/consent?subject=13800138000&port=10690001&purpose=promo", fixture.headers(.bank)).json()
+            #expect(promo["decision"] as? String == "consented")
+            let news = try await client.send(.get, "/v1/consent?subject=13800138000&port=10690001&purpose=news", fixture.headers(.bank)).json()
+            #expect(news["decision"] as? String == "never-asked")
+        }
+        let (_, header) = try await fixture.ledger.entry(at: 0)
+        guard case .consent(let h) = header else { Issue.record("not a consent entry"); return }
+        #expect(h.action == .grant && h.method == .smsReply && h.templateHash?.hex == template)
+        #expect(h.scope == .narrowed(port: "10690001", purpose: "promo"))
+    }
+}
