@@ -68,8 +68,9 @@ public func buildRouter(ledger: Ledger, service: ServiceStore, configuration: Se
 /// Runs the service until SIGTERM or SIGINT, then shuts down gracefully: the listener closes, and
 /// requests in flight (appends among them) finish and get their responses before this returns.
 /// Nothing is acknowledged that was not committed: an append's response is written only after its
-/// batch is durable, and a request the server never answers committed nothing or is found again
-/// by its client key.
+/// batch is durable. A client that gets no answer (its connection cut) cannot tell whether the
+/// append committed: it re-sends with the same client key and gets the original index, or a
+/// fresh one if nothing was committed.
 ///
 /// With a `heartbeat` interval, an idle log gets an empty batch (a commit entry) whenever its latest
 /// commit is older than the interval, so that questions about "now" are bounded by the log itself
