@@ -126,9 +126,7 @@ public final class LiveStateMap {
     /// an updated path must be loaded (walk the keys first); otherwise this throws, and the map is
     /// left part-updated: discard it.
     public func update(_ updates: [(key: Hash, value: MapValue)], nextID: MapNodeID, hasher: some HashFunction) throws -> MapUpdate {
-        var latest: [Hash: MapValue] = [:]
-        for u in updates { latest[u.key] = u.value }
-        let sorted = latest.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }
+        let sorted = StateMap.latestSorted(updates)
         if sorted.isEmpty { return MapUpdate(root: rootHash, rootID: rootID, nodes: []) }
         var writer = StateMap.NodeWriter(nextID: nextID)
         root = try apply(sorted[...], depth: 0, slot: root, hasher: hasher, writer: &writer)
@@ -147,17 +145,13 @@ public final class LiveStateMap {
         case .leaf:
             writer.replaced.append(node.id)
             let existing = leaves[node.left]
-            var all = Array(updates)
-            if !all.contains(where: { $0.key == existing.key }) {
-                all.append((existing.key, existing.value))
-                all.sort { $0.key < $1.key }
-            }
+            let all = StateMap.merging(updates, leaf: (existing.key, existing.value))
             return build(all[...], depth: depth, reuse: slot, payload: node.left, hasher: hasher, writer: &writer)
         case .inner:
             writer.replaced.append(node.id)
             var left = node.left
             var right = node.right
-            let split = updates.firstIndex { StateMap.bit($0.key, depth) == 1 } ?? updates.endIndex
+            let split = StateMap.splitIndex(updates, depth: depth)
             if split > updates.startIndex {
                 left = try apply(updates[..<split], depth: depth + 1, slot: left, hasher: hasher, writer: &writer)
             }
@@ -191,7 +185,7 @@ public final class LiveStateMap {
             nodes[slot] = Node(hash: hash, id: id, left: payloadSlot, right: 0, kind: .leaf)
             return slot
         }
-        let split = entries.firstIndex { StateMap.bit($0.key, depth) == 1 } ?? entries.endIndex
+        let split = StateMap.splitIndex(entries, depth: depth)
         let left = split > entries.startIndex
             ? build(entries[..<split], depth: depth + 1, reuse: 0, payload: payload, hasher: hasher, writer: &writer) : 0
         let right = split < entries.endIndex

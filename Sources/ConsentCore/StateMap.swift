@@ -298,15 +298,39 @@ public enum StateMap {
         _ updates: [(key: Hash, value: MapValue)], rootID: MapNodeID, source: some MapNodeSource, nextID: MapNodeID,
         hasher: some HashFunction
     ) throws -> MapUpdate {
-        var latest: [Hash: MapValue] = [:]
-        for u in updates { latest[u.key] = u.value }
-        let sorted = latest.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }
+        let sorted = latestSorted(updates)
         if sorted.isEmpty {
             return MapUpdate(root: rootID == 0 ? emptyRoot : try source.node(rootID).hash(hasher), rootID: rootID, nodes: [])
         }
         var writer = NodeWriter(nextID: nextID)
         let (root, id) = try apply(sorted[...], depth: 0, current: rootID, source: source, hasher: hasher, writer: &writer)
         return MapUpdate(root: root, rootID: id, nodes: writer.nodes, replaced: writer.replaced)
+    }
+
+    // Shared by this update and ``LiveStateMap/update(_:nextID:hasher:)``, which must agree node for node.
+
+    /// The updates sorted by key, each key once with its last value.
+    static func latestSorted(_ updates: [(key: Hash, value: MapValue)]) -> [(key: Hash, value: MapValue)] {
+        var latest: [Hash: MapValue] = [:]
+        for u in updates { latest[u.key] = u.value }
+        return latest.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }
+    }
+
+    /// The updates reaching an existing leaf, plus that leaf's own entry unless an update replaces it, sorted.
+    static func merging(
+        _ updates: ArraySlice<(key: Hash, value: MapValue)>, leaf: (key: Hash, value: MapValue)
+    ) -> [(key: Hash, value: MapValue)] {
+        var all = Array(updates)
+        if !all.contains(where: { $0.key == leaf.key }) {
+            all.append(leaf)
+            all.sort { $0.key < $1.key }
+        }
+        return all
+    }
+
+    /// Where sorted entries sharing their first `depth` bits split into the left (bit 0) and right subtrees.
+    static func splitIndex(_ entries: ArraySlice<(key: Hash, value: MapValue)>, depth: Int) -> Int {
+        entries.firstIndex { bit($0.key, depth) == 1 } ?? entries.endIndex
     }
 
     /// Collects new nodes and numbers them.
@@ -332,14 +356,9 @@ public enum StateMap {
         writer.replaced.append(current)
         switch try source.node(current) {
         case .leaf(let key, let value):
-            var all = Array(updates)
-            if !all.contains(where: { $0.key == key }) {
-                all.append((key, value))
-                all.sort { $0.key < $1.key }
-            }
-            return build(all[...], depth: depth, hasher: hasher, writer: &writer)
+            return build(merging(updates, leaf: (key, value))[...], depth: depth, hasher: hasher, writer: &writer)
         case .inner(var left, var right, var leftID, var rightID):
-            let split = updates.firstIndex { bit($0.key, depth) == 1 } ?? updates.endIndex
+            let split = splitIndex(updates, depth: depth)
             if split > updates.startIndex {
                 (left, leftID) = try apply(updates[..<split], depth: depth + 1, current: leftID, source: source, hasher: hasher, writer: &writer)
             }
@@ -355,7 +374,7 @@ public enum StateMap {
         _ entries: ArraySlice<(key: Hash, value: MapValue)>, depth: Int, hasher: some HashFunction, writer: inout NodeWriter
     ) -> (Hash, MapNodeID) {
         if entries.count == 1 { return writer.add(.leaf(key: entries.first!.key, value: entries.first!.value), hasher) }
-        let split = entries.firstIndex { bit($0.key, depth) == 1 } ?? entries.endIndex
+        let split = splitIndex(entries, depth: depth)
         let (left, leftID) = split > entries.startIndex ? build(entries[..<split], depth: depth + 1, hasher: hasher, writer: &writer) : (.zero, 0)
         let (right, rightID) = split < entries.endIndex ? build(entries[split...], depth: depth + 1, hasher: hasher, writer: &writer) : (.zero, 0)
         return writer.add(.inner(left: left, right: right, leftID: leftID, rightID: rightID), hasher)
