@@ -34,7 +34,10 @@ public struct ConsentQuestion: Sendable, Equatable {
     /// The scopes whose events cover a message from this sender, port and purpose: the global
     /// decline, the sender-wide relationship, and every narrowed scope that contains the message
     /// (the port alone, the purpose alone, the port with the purpose).
-    public var coveringScopes: [Scope] {
+    public var coveringScopes: [Scope] { Self.coveringScopes(port: port, purpose: purpose) }
+
+    /// The covering scopes of a message from `port` for `purpose` (they do not depend on the subject).
+    public static func coveringScopes(port: String?, purpose: String?) -> [Scope] {
         var scopes: [Scope] = [.global, .sender]
         if let port { scopes.append(.narrowed(port: port, purpose: nil)) }
         if let purpose { scopes.append(.narrowed(port: nil, purpose: purpose)) }
@@ -63,8 +66,18 @@ extension ConsentDecision {
     /// The decision given the latest event at or before T of each covering key: the most recently
     /// recorded of them decides (log order breaks ties within a batch).
     public static func decide(_ latestPerKey: [DecidingEvent?]) -> (decision: ConsentDecision, deciding: DecidingEvent?) {
-        guard let deciding = latestPerKey.compactMap({ $0 }).max(by: { $0.index < $1.index }) else { return (.neverAsked, nil) }
-        return (deciding.header.action == .grant ? .consented : .refused, deciding)
+        let deciding = latestPerKey.compactMap({ $0 }).max(by: { $0.index < $1.index })
+        return (ConsentDecision(latest: deciding?.header.action), deciding)
+    }
+
+    /// The decision the latest covering event's action gives: a grant means consented, a
+    /// revocation or global decline refused, no event at all never asked.
+    public init(latest action: ConsentAction?) {
+        switch action {
+        case .grant: self = .consented
+        case .revoke: self = .refused
+        case nil: self = .neverAsked
+        }
     }
 
     /// The brute-force oracle: replays `entries` (in log order) and answers `question` for the

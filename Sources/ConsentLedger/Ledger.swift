@@ -69,6 +69,13 @@ public actor Ledger {
     /// The default bound of the writer's in-memory map: 2^25 nodes (about 2.5 GB), the whole map of
     /// some 14 million keys.
     public static let defaultLiveMapLimit = 1 << 25
+    /// The send gate's table of every state key's latest event (``loadGateIndex(progress:)``), kept
+    /// current after each durable commit; nil until loaded.
+    var gateIndex: StateKeyIndex?
+    /// While the gate index loads: the map updates of the batches committed meanwhile, in order.
+    var gateIndexBacklog: [[Hash: MapValue]]?
+    /// What this writer has committed since it opened the log.
+    public private(set) var commitStatistics = CommitStatistics()
 
     private struct Pending {
         var events: [ValidatedEvent]
@@ -224,8 +231,8 @@ public actor Ledger {
     /// The number of entries.
     public var size: Int64 { frontier.size }
 
-    /// True when this instance holds the directory's writer lock.
-    var isWriter: Bool { lock != nil }
+    /// True when this instance holds the directory's writer lock (it can append).
+    public var isWriter: Bool { lock != nil }
 
     /// Reloads the end of the log from the store: for readers, while another process appends.
     func refresh() async throws {
@@ -404,25 +411,30 @@ public actor Ledger {
     private func deriveKeys<K>(_ requests: [[ValidatedEvent]], _ derive: (Int, ValidatedEvent, HMAC, Digest) -> K) -> [[K]] {
         let events = requests.flatMap { $0 }
         var flat: [K?] = Array(repeating: nil, count: events.count)
-        if events.count < 2048 {
-            for (i, event) in events.enumerated() { flat[i] = derive(i, event, pepperMAC, hasher) }
-        } else {
-            // Each thread uses only its own contexts and writes only its own half.
-            nonisolated(unsafe) let contexts = [(pepperMAC, hasher), (secondMAC, secondHasher)]
-            nonisolated(unsafe) let derive = derive
-            let half = events.count / 2
-            flat.withUnsafeMutableBufferPointer { out in
-                nonisolated(unsafe) let out = out
-                DispatchQueue.concurrentPerform(iterations: 2) { part in
-                    let (mac, hasher) = contexts[part]
-                    for i in part == 0 ? 0..<half : half..<events.count { out[i] = derive(i, events[i], mac, hasher) }
-                }
+        flat.withUnsafeMutableBufferPointer { out in
+            nonisolated(unsafe) let out = out
+            withKeyContexts(count: events.count) { range, mac, hasher in
+                for i in range { out[i] = derive(i, events[i], mac, hasher) }
             }
         }
         var offset = 0
         return requests.map { request in
             defer { offset += request.count }
             return flat[offset..<offset + request.count].map { $0! }
+        }
+    }
+
+    /// Runs `body` over `0..<count`: from 2,048 items on, in two halves on two threads, each with its
+    /// own MAC and hash contexts (which are not thread-safe); below that on this thread. `body` must
+    /// write only to its own range of any shared output.
+    func withKeyContexts(count: Int, _ body: (Range<Int>, HMAC, Digest) -> Void) {
+        guard count >= 2048 else { return body(0..<count, pepperMAC, hasher) }
+        nonisolated(unsafe) let contexts = [(pepperMAC, hasher), (secondMAC, secondHasher)]
+        nonisolated(unsafe) let body = body
+        let half = count / 2
+        DispatchQueue.concurrentPerform(iterations: 2) { part in
+            let (mac, hasher) = contexts[part]
+            body(part == 0 ? 0..<half : half..<count, mac, hasher)
         }
     }
 
@@ -433,6 +445,7 @@ public actor Ledger {
         mapUpdates: [Hash: MapValue], purgedBodies: [PurgedBody] = []
     ) async throws {
         // The store writes the events while the map is updated and the checkpoint signed (two cores).
+        let started = ContinuousClock.now
         let firstIndex = self.frontier.size
         let rest = BatchCompletion()
         let store = self.store
@@ -473,6 +486,10 @@ public actor Ledger {
         mapRootID = map.rootID
         nextMapNodeID += Int64(map.nodes.count)
         if liveMap.nodeCount > liveMapLimit { restartLiveMap() }
+        recordInGateIndex(mapUpdates)
+        let elapsed = ContinuousClock.now - started
+        commitStatistics.record(
+            events: Int(eventCount), seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
 
     /// Ends a batch committed outside ``drain()`` (a heartbeat, holds, purges): appends that queued

@@ -1,7 +1,8 @@
 // Benchmarks for the ledger foundation. Prints numbers; asserts nothing. Run with tools/bench.sh
 // (release build). Arguments: [entries] (default 1,000,000) [suite] (sha256-ed25519 | sm3-sm2),
 // or `compact [entries]` for the compaction benchmark (CompactBench.swift), or `audit [entries]` for
-// the full audit's rates with and without the state map (AuditBench.swift).
+// the full audit's rates with and without the state map (AuditBench.swift), or `gate [entries]` for the
+// send gate in process (GateBench.swift).
 import ConsentCore
 import ConsentCrypto
 import ConsentLedger
@@ -40,6 +41,9 @@ enum Bench {
         let arguments = CommandLine.arguments
         if arguments.count > 1, arguments[1] == "compact" {
             return try await CompactBench.run(target: arguments.count > 2 ? Int(arguments[2])! : 1_000_000)
+        }
+        if arguments.count > 1, arguments[1] == "gate" {
+            return try await GateBench.run(target: arguments.count > 2 ? Int(arguments[2])! : 1_000_000)
         }
         if arguments.count > 1, arguments[1] == "audit" {
             return try await AuditBench.run(target: arguments.count > 2 ? Int(arguments[2])! : 1_000_000)

@@ -1,0 +1,136 @@
+import ConsentCore
+import ConsentCrypto
+
+/// The end of a committed batch: the log's size after its commit entry and that entry's time.
+/// Everything recorded at or before `time` has an index below `size`.
+public struct LogPosition: Sendable, Equatable {
+    public var size: Int64
+    public var time: Milliseconds
+}
+
+/// The send gate's answer for one number: the decision and the entry that decides it.
+public struct GateAnswer: Sendable, Equatable {
+    public var decision: ConsentDecision
+    /// The deciding event's index (nil for never asked).
+    public var deciding: Int64?
+
+    public init(decision: ConsentDecision, deciding: Int64?) {
+        self.decision = decision
+        self.deciding = deciding
+    }
+}
+
+extension Ledger {
+    /// The latest committed batch's end (nil for a log with no commit yet).
+    public var committedPosition: LogPosition? {
+        lastCommit.map { LogPosition(size: $0.index + 1, time: $0.header.recordedAt) }
+    }
+
+    /// True once ``loadGateIndex(progress:)`` has loaded the gate's table.
+    public var hasGateIndex: Bool { gateIndex != nil }
+
+    /// Loads the send gate's table of every state key's latest event from the current state map
+    /// (every leaf, read level by level), so that ``gateAnswers(subjects:sender:port:purpose:at:)``
+    /// answers from memory; from then on each durable commit updates it. Batches committed while it
+    /// loads are applied once it is loaded. Costs about 40 bytes per state key (twice that while
+    /// the table grows) and a read of the whole map; writers only. Returns the number of keys.
+    @discardableResult
+    public func loadGateIndex(progress: (@Sendable (_ nodesRead: Int) -> Void)? = nil) async throws -> Int {
+        guard isWriter else { throw LedgerError.invalidRequest("the send gate's index is kept by the log's writer only") }
+        if let gateIndex { return gateIndex.count }
+        let rootID = mapRootID
+        gateIndexBacklog = []
+        do {
+            var index = StateKeyIndex(capacity: 1024)
+            var level: [MapNodeID] = rootID == 0 ? [] : [rootID]
+            var read = 0
+            while !level.isEmpty {
+                var next: [MapNodeID] = []
+                for start in stride(from: 0, to: level.count, by: 65_536) {
+                    let ids = Array(level[start..<min(start + 65_536, level.count)])
+                    let nodes = try await store.mapNodes(ids)
+                    for id in ids {
+                        guard let node = nodes[id] else { throw LedgerError.corrupt("state map node \(id) is missing") }
+                        switch node {
+                        case .leaf(let key, let value): index.set(key, index: value.index, action: value.action)
+                        case .inner(_, _, let left, let right):
+                            if left != 0 { next.append(left) }
+                            if right != 0 { next.append(right) }
+                        }
+                    }
+                    read += ids.count
+                    progress?(read)
+                }
+                level = next
+            }
+            for updates in gateIndexBacklog ?? [] {
+                for (key, value) in updates { index.set(key, index: value.index, action: value.action) }
+            }
+            gateIndex = index
+            gateIndexBacklog = nil
+            return index.count
+        } catch {
+            gateIndexBacklog = nil
+            throw error
+        }
+    }
+
+    /// Brings the gate's table up to a batch just committed (called by the commit path).
+    func recordInGateIndex(_ updates: [Hash: MapValue]) {
+        if gateIndex != nil {
+            for (key, value) in updates { gateIndex!.set(key, index: value.index, action: value.action) }
+        } else if gateIndexBacklog != nil {
+            gateIndexBacklog!.append(updates)
+        }
+    }
+
+    /// The send gate: "may `sender` text each of `subjects` from `port` for `purpose`?", answered for
+    /// the log as of `position` (take ``committedPosition`` once and pass it with every chunk of a
+    /// long list, so that the whole list is answered for one moment). Each answer is exactly what
+    /// ``answer(_:)`` gives at `position.time`; no proofs.
+    ///
+    /// With the gate's table loaded this is a few hashes and one table probe per covering scope and
+    /// number, on two threads for large chunks; a number whose covering keys changed after
+    /// `position` is answered from the key links instead. Without the table, it is
+    /// ``answers(subjects:sender:port:purpose:at:)``.
+    public func gateAnswers(subjects: [PhoneNumber], sender: String, port: String?, purpose: String?, at position: LogPosition)
+        async throws -> [GateAnswer]
+    {
+        guard let table = gateIndex else {
+            return try await answers(subjects: subjects, sender: sender, port: port, purpose: purpose, at: position.time)
+                .map { GateAnswer(decision: $0.decision, deciding: $0.deciding?.index) }
+        }
+        let scopes = ConsentQuestion.coveringScopes(port: port, purpose: purpose)
+        var answers = [GateAnswer](repeating: GateAnswer(decision: .neverAsked, deciding: nil), count: subjects.count)
+        // Numbers whose covering keys changed after `position`: answered from the key links below.
+        var changed = [Bool](repeating: false, count: subjects.count)
+        answers.withUnsafeMutableBufferPointer { out in
+            changed.withUnsafeMutableBufferPointer { late in
+                nonisolated(unsafe) let out = out
+                nonisolated(unsafe) let late = late
+                withKeyContexts(count: subjects.count) { range, mac, hasher in
+                    for i in range {
+                        let e164 = subjects[i].e164
+                        let pepper = mac.authenticate(Derivation.pepperMessage(e164: e164))
+                        let subjectKey = Derivation.subjectKey(pepper: pepper, e164: e164, hasher: hasher)
+                        var best: (index: Int64, action: ConsentAction)?
+                        for scope in scopes {
+                            let key = StateMap.stateKey(subjectKey: subjectKey, sender: sender, scope: scope, hasher: hasher)
+                            guard let latest = table.lookup(key) else { continue }
+                            if latest.index >= position.size { late[i] = true }
+                            if best.map({ latest.index > $0.index }) ?? true { best = latest }
+                        }
+                        out[i] = GateAnswer(decision: ConsentDecision(latest: best?.action), deciding: best?.index)
+                    }
+                }
+            }
+        }
+        let late = changed.indices.filter { changed[$0] }
+        if !late.isEmpty {
+            let slow = try await self.answers(
+                subjects: late.map { subjects[$0] }, sender: sender, port: port, purpose: purpose, at: position.time)
+            for (i, answer) in zip(late, slow) { answers[i] = GateAnswer(decision: answer.decision, deciding: answer.deciding?.index) }
+        }
+        return answers
+    }
+}
