@@ -1,6 +1,6 @@
 /// Splits a streamed list of numbers (the send gate's CSV upload) into numbers, chunk by chunk: one
-/// number per line, taken from the line's first comma-separated field, trimmed of spaces and tabs
-/// and of one pair of surrounding double quotes; empty lines are skipped, and so is a first line
+/// number per line, taken from the line's first field (comma-separated; a field in double quotes
+/// may hold commas, `""` for a quote; spaces and tabs around it are dropped); empty lines are skipped, and so is a first line
 /// whose field is `number` (a header row). Lines end with LF, CRLF or CR. A line may span chunks;
 /// lines are capped at ``maximumLineBytes`` so that a stream without line breaks cannot grow
 /// memory: a longer line is cut there and comes out as one (invalid) number.
@@ -45,11 +45,24 @@ public struct NumberListReader: Sendable {
             partial.removeAll(keepingCapacity: true)
             lineNumber += 1
         }
-        var field = partial[...]
-        if let comma = field.firstIndex(of: 0x2C) { field = field[..<comma] }
-        while let first = field.first, first == 0x20 || first == 0x09 { field = field.dropFirst() }
-        while let last = field.last, last == 0x20 || last == 0x09 { field = field.dropLast() }
-        if field.count >= 2, field.first == 0x22, field.last == 0x22 { field = field.dropFirst().dropLast() }
+        var line = partial[...]
+        while let first = line.first, first == 0x20 || first == 0x09 { line = line.dropFirst() }
+        var field: [UInt8] = []
+        if line.first == 0x22 {
+            // A quoted field (RFC 4180): up to the closing quote, "" standing for one quote.
+            var rest = line.dropFirst()
+            while let byte = rest.popFirst() {
+                if byte == 0x22 {
+                    guard rest.first == 0x22 else { break }
+                    rest = rest.dropFirst()
+                }
+                field.append(byte)
+            }
+        } else {
+            var unquoted = line.prefix { $0 != 0x2C }
+            while let last = unquoted.last, last == 0x20 || last == 0x09 { unquoted = unquoted.dropLast() }
+            field = Array(unquoted)
+        }
         if field.isEmpty { return }
         let text = String(decoding: field, as: UTF8.self)
         if lineNumber == 0, text.lowercased() == "number" { return }

@@ -17,12 +17,16 @@ public struct ServerConfiguration: Sendable {
     public var maxEventsPerRequest: Int
     /// The most MO replies one `POST /v1/mo` may carry.
     public var maxRepliesPerRequest: Int
-    /// The most numbers one `POST /v1/gate` may carry.
+    /// The most numbers one `POST /v1/gate` may carry unless streamed (CSV in and out: no limit).
     public var maxGateNumbers: Int
+    /// Requests per second each token may make (a token bucket of `rateBurst`); nil: no limit.
+    public var rateLimit: Double?
+    /// The bucket's size: requests a token may make at once after being idle.
+    public var rateBurst: Double
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, maxRequestBytes: Int = 16 << 20, maxEventsPerRequest: Int = 10_000,
-        maxRepliesPerRequest: Int = 1_000, maxGateNumbers: Int = 500_000
+        maxRepliesPerRequest: Int = 1_000, maxGateNumbers: Int = 500_000, rateLimit: Double? = nil, rateBurst: Double? = nil
     ) {
         self.host = host
         self.port = port
@@ -30,6 +34,8 @@ public struct ServerConfiguration: Sendable {
         self.maxEventsPerRequest = maxEventsPerRequest
         self.maxRepliesPerRequest = maxRepliesPerRequest
         self.maxGateNumbers = maxGateNumbers
+        self.rateLimit = rateLimit
+        self.rateBurst = rateBurst ?? max(1, (rateLimit ?? 1) * 2)
     }
 }
 
@@ -56,11 +62,15 @@ public func buildApplication(
 }
 
 /// The routes, with the problem-details and authentication middleware in front of all of them.
-public func buildRouter(ledger: Ledger, service: ServiceStore, configuration: ServerConfiguration) -> Router<ServiceContext> {
+public func buildRouter(
+    ledger: Ledger, service: ServiceStore, configuration: ServerConfiguration, metrics: ServiceMetrics = ServiceMetrics()
+) -> Router<ServiceContext> {
     let router = Router(context: ServiceContext.self)
+    router.add(middleware: ObservabilityMiddleware(metrics: metrics))
     router.add(middleware: ProblemMiddleware<ServiceContext>(maxRequestBytes: configuration.maxRequestBytes))
-    router.add(middleware: AuthMiddleware(service: service))
-    let routes = ConsentRoutes(ledger: ledger, service: service, configuration: configuration)
+    let limiter = configuration.rateLimit.map { RateLimiter(rate: $0, burst: configuration.rateBurst) }
+    router.add(middleware: AuthMiddleware(service: service, limiter: limiter, metrics: metrics))
+    let routes = ConsentRoutes(ledger: ledger, service: service, configuration: configuration, metrics: metrics)
     routes.add(to: router)
     return router
 }

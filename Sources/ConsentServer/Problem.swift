@@ -20,6 +20,8 @@ public struct Problem: Error, HTTPResponseError, Sendable, Equatable, CustomStri
     public var title: String
     public var detail: String
     public var errors: [FieldProblem]?
+    /// Seconds after which a refused request may be retried (`Retry-After`), for 429 and 503.
+    public var retryAfter: Int?
 
     /// One invalid item of a request.
     public struct FieldProblem: Codable, Sendable, Equatable {
@@ -29,12 +31,15 @@ public struct Problem: Error, HTTPResponseError, Sendable, Equatable, CustomStri
         public var message: String
     }
 
-    public init(_ status: HTTPResponse.Status, code: String, title: String, detail: String, errors: [FieldProblem]? = nil) {
+    public init(
+        _ status: HTTPResponse.Status, code: String, title: String, detail: String, errors: [FieldProblem]? = nil, retryAfter: Int? = nil
+    ) {
         self.status = status
         self.code = code
         self.title = title
         self.detail = detail
         self.errors = errors
+        self.retryAfter = retryAfter
     }
 
     public var description: String { "\(status.code) \(code): \(detail)" }
@@ -76,6 +81,7 @@ public struct Problem: Error, HTTPResponseError, Sendable, Equatable, CustomStri
         let data = (try? encoder.encode(body)) ?? Data("{\"status\":\(status.code)}".utf8)
         var headers: HTTPFields = [.contentType: "application/problem+json", .cacheControl: "no-store"]
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

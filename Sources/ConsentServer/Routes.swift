@@ -22,10 +22,17 @@ import Hummingbird
 /// | GET /v1/history               | no        | sender=S            | any       | no    |
 /// | GET /v1/entries/{index}       | no        | no                  | yes       | no    |
 /// | GET /v1/proofs/inclusion, …/consistency | no | yes              | yes       | yes   |
+/// | GET /readyz                   | yes       | yes                 | yes       | yes   |
+/// | GET /metrics                  | no        | no                  | no        | yes   |
+/// | POST /v1/holds, …/release     | no        | no                  | no        | yes   |
+/// | GET /v1/holds                 | no        | no                  | yes       | yes   |
+/// | POST /v1/compact              | no        | no                  | no        | yes   |
+/// | POST/GET /v1/tokens, DELETE /v1/tokens/{id} | no | no          | no        | yes   |
 struct ConsentRoutes: Sendable {
     let ledger: Ledger
     let service: ServiceStore
     let configuration: ServerConfiguration
+    let metrics: ServiceMetrics
 
     /// The routes, as (method, path) pairs: docs/openapi.yaml must list exactly these.
     static let routes: [(method: String, path: String)] = [
@@ -33,6 +40,9 @@ struct ConsentRoutes: Sendable {
         ("POST", "/v1/events"), ("GET", "/v1/consent"), ("POST", "/v1/mo"), ("GET", "/v1/mo/review"), ("POST", "/v1/gate"),
         ("GET", "/v1/ports"), ("POST", "/v1/ports"), ("GET", "/v1/history"), ("GET", "/v1/entries/{index}"),
         ("GET", "/v1/proofs/inclusion"), ("GET", "/v1/proofs/consistency"),
+        ("GET", "/readyz"), ("GET", "/metrics"),
+        ("POST", "/v1/holds"), ("GET", "/v1/holds"), ("POST", "/v1/holds/{entry}/release"), ("POST", "/v1/compact"),
+        ("POST", "/v1/tokens"), ("GET", "/v1/tokens"), ("DELETE", "/v1/tokens/{id}"),
     ]
 
     func add(to router: Router<ServiceContext>) {
@@ -50,6 +60,15 @@ struct ConsentRoutes: Sendable {
         router.get("/v1/entries/:index") { request, context in try await self.entry(request, context) }
         router.get("/v1/proofs/inclusion") { request, context in try await self.inclusionProof(request, context) }
         router.get("/v1/proofs/consistency") { request, context in try await self.consistencyProof(request, context) }
+        router.get("/readyz") { request, context in try await self.readiness(request, context) }
+        router.get("/metrics") { request, context in try await self.metricsText(request, context) }
+        router.post("/v1/holds") { request, context in try await self.placeHold(request, context) }
+        router.get("/v1/holds") { request, context in try await self.listHolds(request, context) }
+        router.post("/v1/holds/:entry/release") { request, context in try await self.releaseHold(request, context) }
+        router.post("/v1/compact") { request, context in try await self.compact(request, context) }
+        router.post("/v1/tokens") { request, context in try await self.createToken(request, context) }
+        router.get("/v1/tokens") { request, context in try await self.listTokens(request, context) }
+        router.delete("/v1/tokens/:id") { request, context in try await self.revokeToken(request, context) }
     }
 
     // MARK: Public tier
@@ -127,7 +146,9 @@ struct ConsentRoutes: Sendable {
     func recordEvents(_ request: Request, _ context: ServiceContext) async throws -> Response {
         var request = request
         let own = try context.requireSenderToken(toDo: "record events")
-        let withProof = try request.flag("proof")
+        // `wait=true` is the same request: every append is answered only once committed, so waiting
+        // adds only the checkpoint and the inclusion proofs.
+        let withProof = try request.flag("proof") || request.flag("wait")
         let parsed = try OneOrMany<EventInput>(try await request.collectBody(upTo: configuration.maxRequestBytes), what: "event")
         guard parsed.items.count <= configuration.maxEventsPerRequest else {
             throw Problem(
@@ -163,6 +184,8 @@ struct ConsentRoutes: Sendable {
             throw Problem(.badRequest, code: "invalid-event", title: "Invalid event", detail: detail, errors: errors)
         }
         let receipts = try await ledger.append(events)
+        let duplicates = receipts.filter(\.duplicate).count
+        metrics.eventsRecorded(new: receipts.count - duplicates, duplicate: duplicates)
         var proofSize: Int64?
         var note: String?
         if withProof {
@@ -346,6 +369,9 @@ struct ConsentRoutes: Sendable {
         // All revocations in one durable batch, before anything is answered.
         let events = prepared.compactMap(\.event)
         var receipts = try await ledger.append(events)[...]
+        let duplicates = receipts.filter(\.duplicate).count
+        metrics.eventsRecorded(new: receipts.count - duplicates, duplicate: duplicates)
+        for p in prepared { metrics.moReply(verdict: p.classification.verdict.name) }
         let logged = await ledger.now
         var views: [ReplyView] = []
         var stored: [StoredReply] = []
@@ -454,121 +480,6 @@ struct ConsentRoutes: Sendable {
         let sender = request.query("sender") ?? role.sender
         if let sender { try context.requireReader(of: sender) } else { try context.requireRegulator() }
         return try jsonResponse(ReviewView(replies: try await service.repliesForReview(sender: sender)))
-    }
-
-    // MARK: Send gate
-
-    struct GateRequest: Decodable, Sendable {
-        var sender: String?
-        var port: String?
-        var purpose: String?
-        var numbers: [String]
-
-        private enum CodingKeys: String, CodingKey, CaseIterable { case sender, port, purpose, numbers }
-
-        init(sender: String?, port: String?, purpose: String?, numbers: [String]) {
-            self.sender = sender
-            self.port = port
-            self.purpose = purpose
-            self.numbers = numbers
-        }
-
-        init(from decoder: any Decoder) throws {
-            try AnyKey.rejectUnknown(decoder, allowed: Set(CodingKeys.allCases.map(\.rawValue)))
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            sender = try c.decodeIfPresent(String.self, forKey: .sender)
-            port = try c.decodeIfPresent(String.self, forKey: .port)
-            purpose = try c.decodeIfPresent(String.self, forKey: .purpose)
-            numbers = try c.decode([String].self, forKey: .numbers)
-        }
-    }
-
-    struct GateItem: Encodable {
-        /// The number exactly as sent.
-        var number: String
-        /// `consented`, `refused`, `never-asked` or `invalid-number`.
-        var reason: String
-        /// The deciding entry's index (consented and refused).
-        var entry: Int64?
-        /// Why an invalid number was rejected.
-        var detail: String?
-    }
-
-    struct GateView: Encodable {
-        var sender: String
-        var port: String?
-        var purpose: String?
-        /// The state answered for: the log's latest commit.
-        var at: String?
-        var allowed: [GateItem]
-        var blocked: [GateItem]
-    }
-
-    /// `POST /v1/gate`: which numbers may be sent to now. JSON `{"sender","port","purpose","numbers":[…]}`,
-    /// or CSV (`Content-Type: text/csv`, one number per line, an optional `number` header row, the
-    /// rest in the query: `?sender=&port=&purpose=`). No proofs on this path.
-    func gate(_ request: Request, _ context: ServiceContext) async throws -> Response {
-        var request = request
-        let role = try context.requireToken()
-        let body = try await request.collectBody(upTo: configuration.maxRequestBytes)
-        let gateRequest: GateRequest
-        if let type = request.headers[.contentType], type.lowercased().hasPrefix("text/csv") {
-            gateRequest = GateRequest(
-                sender: request.query("sender"), port: request.query("port"), purpose: request.query("purpose"), numbers: Self.csvNumbers(body))
-        } else {
-            do { gateRequest = try JSONDecoder().decode(GateRequest.self, from: Data(body.readableBytesView)) } catch let error as DecodingError {
-                throw Problem.invalid("the body must be {\"sender\", \"port\", \"purpose\", \"numbers\": [...]}: \(DecodeFailure(error).message)")
-            }
-        }
-        guard let sender = gateRequest.sender ?? role.sender else { throw Problem.invalid("sender is required") }
-        try context.requireReader(of: sender)
-        try checkScope(sender: sender, port: gateRequest.port, purpose: gateRequest.purpose)
-        guard gateRequest.numbers.count <= configuration.maxGateNumbers else {
-            throw Problem(
-                .contentTooLarge, code: "too-large", title: "Request too large",
-                detail: "at most \(configuration.maxGateNumbers) numbers per request (got \(gateRequest.numbers.count)): split the list")
-        }
-        var valid: [(raw: String, number: PhoneNumber)] = []
-        var blocked: [GateItem] = []
-        for raw in gateRequest.numbers {
-            do { valid.append((raw, try PhoneNumber(normalizing: raw))) } catch {
-                blocked.append(GateItem(number: raw, reason: "invalid-number", detail: "\(error)"))
-            }
-        }
-        var allowed: [GateItem] = []
-        var at: Milliseconds?
-        let chunk = 10_000
-        for start in stride(from: 0, to: valid.count, by: chunk) {
-            let part = valid[start..<min(start + chunk, valid.count)]
-            let answers = try await ledger.answers(
-                subjects: part.map(\.number), sender: sender, port: gateRequest.port, purpose: gateRequest.purpose, at: at)
-            // Every chunk answers for the same time: the first chunk's.
-            at = at ?? answers.first?.at
-            for (item, answer) in zip(part, answers) {
-                let view = GateItem(number: item.raw, reason: answer.decision.rawValue, entry: answer.deciding?.index)
-                if answer.decision.allowsSending { allowed.append(view) } else { blocked.append(view) }
-            }
-        }
-        if at == nil { at = await ledger.latestCommitTime }
-        return try jsonResponse(
-            GateView(
-                sender: sender, port: gateRequest.port, purpose: gateRequest.purpose, at: at.map(RFC3339.format), allowed: allowed,
-                blocked: blocked))
-    }
-
-    /// The numbers of a CSV upload: the first column of each non-empty line, without a `number` header.
-    static func csvNumbers(_ body: ByteBuffer) -> [String] {
-        let text = String(decoding: body.readableBytesView, as: UTF8.self)
-        var numbers: [String] = []
-        for (i, line) in text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }).enumerated() {
-            var field = line.split(separator: ",", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
-            field = field.trimmingCharacters(in: .whitespaces)
-            if field.hasPrefix("\""), field.hasSuffix("\""), field.count >= 2 { field = String(field.dropFirst().dropLast()) }
-            if field.isEmpty { continue }
-            if i == 0, field.lowercased() == "number" { continue }
-            numbers.append(field)
-        }
-        return numbers
     }
 
     // MARK: Ports

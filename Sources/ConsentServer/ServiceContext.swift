@@ -58,6 +58,8 @@ public struct ServiceContext: RequestContext {
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = ServiceContext
     let service: ServiceStore
+    let limiter: RateLimiter?
+    let metrics: ServiceMetrics
 
     func handle(_ request: Request, context: ServiceContext, next: (Request, ServiceContext) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else { return try await next(request, context) }
@@ -68,6 +70,14 @@ struct AuthMiddleware: RouterMiddleware {
         let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
         guard APIToken.isWellFormed(token), let record = try await service.token(hash: APIToken.hash(token)) else {
             throw Problem.unauthorized("unknown or revoked token")
+        }
+        if let limiter, let wait = limiter.take(record.id) {
+            metrics.rateLimitHit()
+            throw Problem(
+                .tooManyRequests, code: "rate-limited", title: "Too many requests",
+                detail: "this token may make \(ServiceMetrics.number(limiter.rate)) requests per second (bursts of "
+                    + "\(ServiceMetrics.number(limiter.burst))): retry in \(Int(wait.rounded(.up))) s",
+                retryAfter: Int(wait.rounded(.up)))
         }
         var context = context
         context.role = record.role

@@ -31,6 +31,11 @@ import Testing
         }
     }
 
+    @Test func quotedFieldsMayHoldCommasAndQuotes() {
+        var reader = NumberListReader()
+        #expect(reader.read(Array("\"138,0013\",x\n \"say \"\"hi\"\"\"\n\"\"\n".utf8)) == ["138,0013", "say \"hi\""])
+    }
+
     @Test func aHeaderIsOnlySkippedOnTheFirstLine() {
         var reader = NumberListReader()
         #expect(reader.read(Array("13800138000\nnumber\n".utf8)) == ["13800138000", "number"])

@@ -61,6 +61,20 @@ import Testing
         Case(method: .get, uri: "/v1/entries/0", expected: statuses(.unauthorized, .forbidden, .forbidden, .ok, .forbidden)),
         Case(method: .get, uri: "/v1/proofs/inclusion?index=0", expected: statuses(.unauthorized, .ok, .ok, .ok, .ok)),
         Case(method: .get, uri: "/v1/proofs/consistency?old=1", expected: statuses(.unauthorized, .ok, .ok, .ok, .ok)),
+        Case(method: .get, uri: "/readyz", expected: statuses(.ok, .ok, .ok, .ok, .ok)),
+        Case(method: .get, uri: "/metrics", expected: statuses(.unauthorized, .forbidden, .forbidden, .forbidden, .ok)),
+        Case(
+            method: .post, uri: "/v1/holds", body: #"{"sender":"bank","reason":"complaint","reference":"12321-2026-0042"}"#,
+            expected: statuses(.unauthorized, .forbidden, .forbidden, .forbidden, .created)),
+        Case(method: .get, uri: "/v1/holds", expected: statuses(.unauthorized, .forbidden, .forbidden, .ok, .ok)),
+        // Entry 0 is an event, not a hold: the admin is let in and told so.
+        Case(
+            method: .post, uri: "/v1/holds/0/release", body: #"{"reason":"closed","reference":"12321-2026-0042"}"#,
+            expected: statuses(.unauthorized, .forbidden, .forbidden, .forbidden, .badRequest)),
+        Case(method: .post, uri: "/v1/compact", body: #"{"dryRun":true}"#, expected: statuses(.unauthorized, .forbidden, .forbidden, .forbidden, .ok)),
+        Case(method: .post, uri: "/v1/tokens", body: #"{"role":"regulator"}"#, expected: statuses(.unauthorized, .forbidden, .forbidden, .forbidden, .created)),
+        Case(method: .get, uri: "/v1/tokens", expected: statuses(.unauthorized, .forbidden, .forbidden, .forbidden, .ok)),
+        Case(method: .delete, uri: "/v1/tokens/0000000000000000", expected: statuses(.unauthorized, .forbidden, .forbidden, .forbidden, .notFound)),
     ]
 
     @Test(arguments: cases)
@@ -83,7 +97,11 @@ import Testing
     @Test func theMatrixCoversEveryRoute() {
         let tried = Set(Self.cases.map { c in
             let path = c.uri.split(separator: "?")[0]
-            let route = path.hasPrefix("/tile/") ? "/tile/{path}" : path.hasPrefix("/v1/entries/") ? "/v1/entries/{index}" : String(path)
+            let route =
+                path.hasPrefix("/tile/") ? "/tile/{path}"
+                : path.hasPrefix("/v1/entries/") ? "/v1/entries/{index}"
+                : path.hasPrefix("/v1/tokens/") ? "/v1/tokens/{id}"
+                : path.hasPrefix("/v1/holds/") ? "/v1/holds/{entry}/release" : String(path)
             return "\(c.method.rawValue) \(route)"
         })
         let routes = Set(serviceRoutes.map { "\($0.method) \($0.path)" })

@@ -5,6 +5,7 @@ import ConsentStoreSQLite
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import NIOCore
 import Testing
 
@@ -33,7 +34,7 @@ struct ServerFixture: Sendable {
 
     static let bankNumber = "13800138000"
 
-    init(configuration: ServerConfiguration = ServerConfiguration()) async throws {
+    init(configuration: ServerConfiguration = ServerConfiguration(), loadGateIndex: Bool = true) async throws {
         dir = TempDir()
         let store = try SQLiteStore(directory: dir.directory)
         _ = try await Ledger.create(directory: dir.directory, store: store, origin: "test.example/server", suite: .sha256Ed25519)
@@ -48,9 +49,15 @@ struct ServerFixture: Sendable {
         try await service.addPort(sender: "bank", port: "10690001", now: 0)
         try await service.addPort(sender: "shop", port: "10690002", now: 0)
         self.configuration = configuration
+        // As `serve` does before it listens.
+        if loadGateIndex { try await ledger.loadGateIndex() }
     }
 
-    var app: some ApplicationProtocol { buildApplication(ledger: ledger, service: service, configuration: configuration) }
+    var app: some ApplicationProtocol {
+        var logger = Logger(label: "test.server")
+        logger.logLevel = .warning
+        return buildApplication(ledger: ledger, service: service, configuration: configuration, logger: logger)
+    }
 
     func headers(_ caller: Caller, contentType: String = "application/json") -> HTTPFields {
         var fields: HTTPFields = [.contentType: contentType]
