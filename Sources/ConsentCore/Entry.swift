@@ -388,15 +388,23 @@ public enum Derivation {
     /// HMAC of the number under the log's secret, so keys cannot be reversed by trying all numbers,
     /// while a disclosed body (pepper and number) lets anyone check the key.
     public static func subjectKey(pepper: Hash, e164: String, hasher: some HashFunction) -> Hash {
-        var bytes = Array("consent-ledger/subject/v1".utf8) + [0]
-        bytes += pepper.bytes
-        bytes += Array(e164.utf8)
-        return hasher.hash(bytes)
+        hasher.begin()
+        subjectKeyPrefix.withUnsafeBytes { hasher.update($0) }
+        pepper.withUnsafeBytes { hasher.update($0) }
+        var e164 = e164
+        e164.withUTF8 { hasher.update(UnsafeRawBufferPointer($0)) }
+        return hasher.finish()
     }
+
+    static let subjectKeyPrefix = Array("consent-ledger/subject/v1".utf8) + [0]
+
+    /// The message the log's secret is HMAC'ed with to get a subject's pepper: this prefix, then
+    /// the E.164 number's UTF-8.
+    public static let pepperMessagePrefix = Array("consent-ledger/pepper/v1".utf8) + [0]
 
     /// The message the log's secret is HMAC'ed with to get a subject's pepper.
     public static func pepperMessage(e164: String) -> [UInt8] {
-        Array("consent-ledger/pepper/v1".utf8) + [0] + Array(e164.utf8)
+        pepperMessagePrefix + Array(e164.utf8)
     }
 
     /// The idempotency key hash: H("consent-ledger/idempotency/v1" ‖ 0x00 ‖ sender ‖ 0x00 ‖ client key).

@@ -207,10 +207,13 @@ public enum StateMap {
     /// where the scope is 0x00 (global), 0x01 ‖ sender, or 0x02 ‖ sender ‖ port ‖ purpose (short strings,
     /// empty when absent).
     public static func stateKey(subjectKey: Hash, sender: String, scope: Scope, hasher: some HashFunction) -> Hash {
-        var w = ByteWriter(capacity: 128)
-        w.raw(Array("consent-ledger/state-key/v1".utf8))
-        w.u8(0)
-        w.hash(subjectKey)
+        stateKey(subjectKey: subjectKey, scopeBytes: scopeBytes(sender: sender, scope: scope), hasher: hasher)
+    }
+
+    /// The part of a state key's input after the subject key: the encoded scope. The same for every
+    /// subject, so callers deriving many keys for one sender and scope encode it once.
+    public static func scopeBytes(sender: String, scope: Scope) -> [UInt8] {
+        var w = ByteWriter(capacity: 64)
         switch scope {
         case .global: w.u8(0)
         case .sender:
@@ -222,7 +225,19 @@ public enum StateMap {
             w.shortString(port ?? "")
             w.shortString(purpose ?? "")
         }
-        return hasher.hash(w.bytes)
+        return w.bytes
+    }
+
+    @usableFromInline static let stateKeyPrefix = Array("consent-ledger/state-key/v1".utf8) + [0]
+
+    /// ``stateKey(subjectKey:sender:scope:hasher:)`` from the encoded scope (``scopeBytes(sender:scope:)``),
+    /// hashed in place: no allocation.
+    @inlinable public static func stateKey(subjectKey: Hash, scopeBytes: [UInt8], hasher: some HashFunction) -> Hash {
+        hasher.begin()
+        stateKeyPrefix.withUnsafeBytes { hasher.update($0) }
+        subjectKey.withUnsafeBytes { hasher.update($0) }
+        scopeBytes.withUnsafeBytes { hasher.update($0) }
+        return hasher.finish()
     }
 
     /// The next node a lookup of `key` reads after `node` at `depth`, or nil when the walk ends

@@ -44,6 +44,23 @@ public final class HMAC {
         EVP_MAC_free(mac)
     }
 
+    /// The HMAC of `prefix` followed by the UTF-8 of `text`, without building the message.
+    public func authenticate(prefix: [UInt8], utf8 text: String) -> Hash {
+        guard EVP_MAC_init(ctx, nil, 0, nil) == 1,
+            prefix.withUnsafeBufferPointer({ EVP_MAC_update(ctx, $0.baseAddress, $0.count) }) == 1
+        else { fatalError("\(CryptoError.openssl("EVP_MAC_update"))") }
+        var text = text
+        guard text.withUTF8({ EVP_MAC_update(ctx, $0.baseAddress, $0.count) }) == 1 else {
+            fatalError("\(CryptoError.openssl("EVP_MAC_update"))")
+        }
+        return Hash { out in
+            var length = 0
+            guard EVP_MAC_final(ctx, out.baseAddress!.assumingMemoryBound(to: UInt8.self), &length, 32) == 1,
+                length == 32
+            else { fatalError("\(CryptoError.openssl("EVP_MAC_final"))") }
+        }
+    }
+
     /// The HMAC of `message` (RFC 2104).
     public func authenticate(_ message: [UInt8]) -> Hash {
         // Re-initialising with no key restarts the MAC under the key already set.

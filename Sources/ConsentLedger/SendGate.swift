@@ -100,7 +100,7 @@ extension Ledger {
             return try await answers(subjects: subjects, sender: sender, port: port, purpose: purpose, at: position.time)
                 .map { GateAnswer(decision: $0.decision, deciding: $0.deciding?.index) }
         }
-        let scopes = ConsentQuestion.coveringScopes(port: port, purpose: purpose)
+        let scopes = ConsentQuestion.coveringScopes(port: port, purpose: purpose).map { StateMap.scopeBytes(sender: sender, scope: $0) }
         var answers = [GateAnswer](repeating: GateAnswer(decision: .neverAsked, deciding: nil), count: subjects.count)
         // Numbers whose covering keys changed after `position`: answered from the key links below.
         var changed = [Bool](repeating: false, count: subjects.count)
@@ -111,11 +111,11 @@ extension Ledger {
                 withKeyContexts(count: subjects.count) { range, mac, hasher in
                     for i in range {
                         let e164 = subjects[i].e164
-                        let pepper = mac.authenticate(Derivation.pepperMessage(e164: e164))
+                        let pepper = mac.authenticate(prefix: Derivation.pepperMessagePrefix, utf8: e164)
                         let subjectKey = Derivation.subjectKey(pepper: pepper, e164: e164, hasher: hasher)
                         var best: (index: Int64, action: ConsentAction)?
                         for scope in scopes {
-                            let key = StateMap.stateKey(subjectKey: subjectKey, sender: sender, scope: scope, hasher: hasher)
+                            let key = StateMap.stateKey(subjectKey: subjectKey, scopeBytes: scope, hasher: hasher)
                             guard let latest = table.lookup(key) else { continue }
                             if latest.index >= position.size { late[i] = true }
                             if best.map({ latest.index > $0.index }) ?? true { best = latest }
