@@ -16,7 +16,8 @@ extension ConsentLedgerCommand {
                 index is sent after the event is durably committed. On SIGTERM or SIGINT the server stops accepting \
                 connections, lets requests in flight finish (appends commit and are answered), and exits. \
                 Prints "listening on http://HOST:PORT" on standard output once it accepts connections \
-                (--port 0 picks a free port); logs go to standard error.
+                (--port 0 picks a free port), after loading the send gate's table (about 40 bytes per state key, \
+                read from the state map); logs go to standard error, one line per request.
                 """)
 
         @OptionGroup var dataOptions: DataOptions
@@ -25,7 +26,11 @@ extension ConsentLedgerCommand {
         @Option(help: "The TCP port (0: any free port).") var port = 8080
         @Option(help: "The largest request body accepted, in bytes.") var maxRequestBytes = 16 << 20
         @Option(help: "The most events per POST /v1/events.") var maxEvents = 10_000
-        @Option(help: "The most numbers per POST /v1/gate.") var maxGateNumbers = 500_000
+        @Option(help: "The most numbers per POST /v1/gate in JSON (CSV in and out is streamed, with no limit).") var maxGateNumbers = 500_000
+        @Option(help: "Requests per second each token may make (0: no limit); over it, 429 with Retry-After.")
+        var rateLimit: Double = 0
+        @Option(help: "Requests a token may make at once after being idle (default: twice --rate-limit).")
+        var rateBurst: Double?
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
         @Option(help: "Append an empty batch when the log has been idle this many seconds, so that answers about \"now\" are bounded by the log (0: off).")
         var heartbeat: Double = 0
@@ -36,6 +41,7 @@ extension ConsentLedgerCommand {
             guard maxEvents >= 1, maxGateNumbers >= 1 else { throw ValidationError("--max-events and --max-gate-numbers must be positive") }
             guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \"\(logLevel)\"") }
             guard heartbeat == 0 || (0.1...86_400).contains(heartbeat) else { throw ValidationError("--heartbeat must be 0 (off) or 0.1 to 86400 seconds") }
+            guard rateLimit >= 0, (rateBurst ?? 1) >= 1 else { throw ValidationError("--rate-limit must be 0 (off) or positive, --rate-burst at least 1") }
         }
 
         func run() async throws {
@@ -44,7 +50,12 @@ extension ConsentLedgerCommand {
             var logger = Logger(label: "consent-ledger.server")
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
             let configuration = ServerConfiguration(
-                host: host, port: port, maxRequestBytes: maxRequestBytes, maxEventsPerRequest: maxEvents, maxGateNumbers: maxGateNumbers)
+                host: host, port: port, maxRequestBytes: maxRequestBytes, maxEventsPerRequest: maxEvents, maxGateNumbers: maxGateNumbers,
+                rateLimit: rateLimit > 0 ? rateLimit : nil, rateBurst: rateBurst)
+            // The send gate's table, before the first request: /readyz says ready from the start.
+            let started = ContinuousClock.now
+            let keys = try await ledger.loadGateIndex()
+            logger.notice("send gate ready: \(keys) state keys loaded in \(ContinuousClock.now - started)")
             let host = self.host
             let beat: Duration? = heartbeat > 0 ? .milliseconds(Int64(heartbeat * 1000)) : nil
             try await runServer(ledger: ledger, service: service, configuration: configuration, logger: logger, heartbeat: beat) { bound in
