@@ -16,12 +16,13 @@ bank=$("$BIN" token create --data "$D" --role sender --sender bank 2> "$WORK/err
 grep -q "created token" "$WORK/err" || die "token create says what it made: $(cat "$WORK/err")"
 shop=$("$BIN" token create --data "$D" --role sender --sender shop 2> /dev/null)
 regulator=$("$BIN" token create --data "$D" --role regulator 2> /dev/null)
+admin=$("$BIN" token create --data "$D" --role admin 2> /dev/null)
 expect_fail "sender token without a sender" "$BIN" token create --data "$D" --role sender
 expect_fail "unknown role" "$BIN" token create --data "$D" --role root
 "$BIN" port add --data "$D" --sender bank --port 10690001 > /dev/null
 expect_fail "a port of another sender" "$BIN" port add --data "$D" --sender shop --port 10690001
 grep -q "already registered to sender bank" "$WORK/err" || die "port conflict message: $(cat "$WORK/err")"
-[ "$("$BIN" token list --data "$D" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 3 ] || die "token list"
+[ "$("$BIN" token list --data "$D" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 4 ] || die "token list"
 "$BIN" token list --data "$D" | grep -q "clt_" && die "token list shows a token"
 ok
 
@@ -46,6 +47,10 @@ status() {
 json() { python3 -c "import json,sys; d=json.load(open('$WORK/body')); print($1)"; }
 
 [ "$(status GET /healthz)" = 200 ] || die "healthz"
+# docs/openapi.yaml is a valid OpenAPI 3.1 document (when the validator is installed).
+if python3 -c "import openapi_spec_validator" 2>/dev/null; then
+    python3 -m openapi_spec_validator "$ROOT/docs/openapi.yaml" > /dev/null || die "docs/openapi.yaml is not valid OpenAPI"
+fi
 grep -q '"status":"ok"' "$WORK/body" || die "healthz body: $(cat "$WORK/body")"
 event='{"sender":"bank","subject":"+86 138-0013-8000","action":"grant","port":"10690001","method":"web-form","evidence":{"ip":"203.0.113.9"},"clientKey":"web-1"}'
 [ "$(status POST /v1/events "" "$event")" = 401 ] || die "anonymous write"
@@ -84,6 +89,29 @@ gate='{"sender":"bank","port":"10690001","numbers":["13800138000","13900139000",
 [ "$(status POST /v1/gate "$bank" "$gate")" = 200 ] || die "gate: $(cat "$WORK/body")"
 [ "$(json '[i["number"] for i in d["allowed"]]')" = "['13800138000']" ] || die "gate allowed: $(cat "$WORK/body")"
 [ "$(json 'sorted(i["reason"] for i in d["blocked"])')" = "['invalid-number', 'never-asked', 'refused']" ] || die "gate blocked: $(cat "$WORK/body")"
+ok
+
+# The gate streamed: CSV in, CSV out, a row per number in order; 20,000 numbers (two chunks).
+python3 -c 'print("number"); [print(f"1370{i:07d}") for i in range(20000)]; print("13800138000"); print("not-a-number")' > "$WORK/numbers.csv"
+curl -sf -D "$WORK/gate.headers" -o "$WORK/gate.csv" -H "Authorization: Bearer $bank" -H "Content-Type: text/csv" -H "Accept: text/csv" \
+    --data-binary @"$WORK/numbers.csv" "$URL/v1/gate?port=10690001" || die "streamed gate"
+[ "$(head -1 "$WORK/gate.csv")" = "number,allowed,reason,entry,detail" ] || die "gate CSV header: $(head -1 "$WORK/gate.csv")"
+[ "$(wc -l < "$WORK/gate.csv")" = 20003 ] || die "gate CSV rows: $(wc -l < "$WORK/gate.csv")"
+[ "$(sed -n 2p "$WORK/gate.csv")" = "13700000000,false,never-asked,," ] || die "gate CSV first row: $(sed -n 2p "$WORK/gate.csv")"
+[ "$(tail -2 "$WORK/gate.csv" | head -1)" = "13800138000,true,consented,0," ] || die "gate CSV consent row: $(tail -2 "$WORK/gate.csv")"
+tail -1 "$WORK/gate.csv" | grep -q "^not-a-number,false,invalid-number,," || die "gate CSV invalid row: $(tail -1 "$WORK/gate.csv")"
+grep -qi "^x-consent-at: " "$WORK/gate.headers" || die "gate without X-Consent-At: $(cat "$WORK/gate.headers")"
+ok
+
+# Operations: readiness, metrics for admins only, and the admin routes.
+[ "$(status GET /readyz)" = 200 ] && [ "$(json 'd["status"]')" = ready ] || die "readyz: $(cat "$WORK/body")"
+[ "$(status GET /metrics "$regulator")" = 403 ] || die "metrics for a regulator"
+[ "$(status GET /metrics "$admin")" = 200 ] || die "metrics: $(cat "$WORK/body")"
+grep -q '^consent_ledger_gate_numbers_total 20006$' "$WORK/body" || die "metrics gate count: $(grep gate "$WORK/body")"
+grep -q '^consent_ledger_http_requests_total{method="POST",route="/v1/events",status="200"}' "$WORK/body" || die "metrics requests"
+grep -q '13800138000' "$WORK/body" && die "metrics hold a number"
+[ "$(status POST /v1/holds "$admin" '{"sender":"bank","reason":"complaint","reference":"12321-2026-0001"}')" = 201 ] || die "hold: $(cat "$WORK/body")"
+"$BIN" hold list --data "$D" | grep -q "sender bank" || die "hold placed over HTTP is not in the log"
 ok
 
 # A query with a proof bundle, verified offline by the CLI.
