@@ -127,27 +127,6 @@ extension ConsentRoutes {
         var note: String?
     }
 
-    struct TokenView: Encodable {
-        var id: String
-        var role: String
-        var sender: String?
-        var note: String?
-        var createdAt: String
-        var revokedAt: String?
-        /// Only in the answer to its creation: the token itself, shown once.
-        var token: String?
-
-        init(_ record: TokenRecord, token: String? = nil) {
-            id = record.id
-            role = record.role.name
-            sender = record.role.sender
-            note = record.note
-            createdAt = RFC3339.format(record.createdAt)
-            revokedAt = record.revokedAt.map(RFC3339.format)
-            self.token = token
-        }
-    }
-
     struct TokensView: Encodable { var tokens: [TokenView] }
 
     /// `POST /v1/tokens` (admin): a new token, returned once (only its hash is stored).

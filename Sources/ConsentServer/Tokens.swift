@@ -79,6 +79,29 @@ public struct TokenRecord: Sendable, Equatable {
     }
 }
 
+/// A token as the CLI's `token` commands and `/v1/tokens` show it: never its hash, and the token
+/// itself only in the answer to its creation.
+public struct TokenView: Encodable, Sendable {
+    public var id: String
+    public var role: String
+    public var sender: String?
+    public var note: String?
+    public var createdAt: String
+    public var revokedAt: String?
+    /// Only when just created: the token, shown once.
+    public var token: String?
+
+    public init(_ record: TokenRecord, token: String? = nil) {
+        id = record.id
+        role = record.role.name
+        sender = record.role.sender
+        note = record.note
+        createdAt = RFC3339.format(record.createdAt)
+        revokedAt = record.revokedAt.map(RFC3339.format)
+        self.token = token
+    }
+}
+
 /// API bearer tokens: `clt_` followed by 32 random bytes in base64url (43 characters).
 public enum APIToken {
     static let prefix = "clt_"

@@ -73,25 +73,3 @@ extension ConsentLedgerCommand {
         }
     }
 }
-
-/// A token as `token` prints it.
-struct TokenView: Encodable {
-    var id: String
-    var role: String
-    var sender: String?
-    var note: String?
-    var createdAt: String
-    var revokedAt: String?
-    /// Only when just created.
-    var token: String?
-
-    init(_ record: TokenRecord, token: String?) {
-        id = record.id
-        role = record.role.name
-        sender = record.role.sender
-        note = record.note
-        createdAt = RFC3339.format(record.createdAt)
-        revokedAt = record.revokedAt.map(RFC3339.format)
-        self.token = token
-    }
-}
