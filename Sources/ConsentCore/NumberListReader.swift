@@ -17,39 +17,71 @@ public struct NumberListReader: Sendable {
 
     /// The numbers completed by `chunk`, in order.
     public mutating func read(_ chunk: some Sequence<UInt8>) -> [String] {
+        let bytes = Array(chunk)
+        return bytes.withUnsafeBytes { read($0) }
+    }
+
+    /// The numbers completed by `chunk`, in order: lines inside the chunk are read in place.
+    public mutating func read(_ chunk: UnsafeRawBufferPointer) -> [String] {
         var numbers: [String] = []
-        for byte in chunk {
-            if byte == 0x0A, afterCR {
-                afterCR = false
+        var start = 0
+        var i = 0
+        let count = chunk.count
+        if afterCR, count > 0 {
+            // The LF of a CRLF that the previous chunk ended inside.
+            if chunk[0] == 0x0A { start = 1; i = 1 }
+            afterCR = false
+        }
+        while i < count {
+            let byte = chunk[i]
+            guard byte == 0x0A || byte == 0x0D else {
+                i += 1
                 continue
             }
-            afterCR = byte == 0x0D
-            if byte == 0x0A || byte == 0x0D {
-                endLine(into: &numbers)
-            } else if partial.count < Self.maximumLineBytes {
-                partial.append(byte)
+            let line = UnsafeRawBufferPointer(rebasing: chunk[start..<i])
+            if partial.isEmpty {
+                endLine(line, into: &numbers)
+            } else {
+                keep(line)
+                partial.withUnsafeBytes { endLine($0, into: &numbers) }
+                partial.removeAll(keepingCapacity: true)
             }
+            i += 1
+            if byte == 0x0D {
+                if i < count {
+                    if chunk[i] == 0x0A { i += 1 }
+                } else {
+                    afterCR = true
+                }
+            }
+            start = i
         }
+        keep(UnsafeRawBufferPointer(rebasing: chunk[start..<count]))
         return numbers
     }
 
     /// The number on a last line without a line break, if any.
     public mutating func finish() -> [String] {
         var numbers: [String] = []
-        endLine(into: &numbers)
+        if !partial.isEmpty { partial.withUnsafeBytes { endLine($0, into: &numbers) } }
+        partial.removeAll()
         return numbers
     }
 
-    private mutating func endLine(into numbers: inout [String]) {
-        defer {
-            partial.removeAll(keepingCapacity: true)
-            lineNumber += 1
-        }
-        var line = partial[...]
+    /// Keeps the start of a line that goes on in the next chunk (up to the line cap).
+    private mutating func keep(_ bytes: UnsafeRawBufferPointer) {
+        let room = Self.maximumLineBytes - partial.count
+        if room > 0 { partial.append(contentsOf: bytes.prefix(room)) }
+    }
+
+    private mutating func endLine(_ raw: UnsafeRawBufferPointer, into numbers: inout [String]) {
+        defer { lineNumber += 1 }
+        var line = raw.prefix(Self.maximumLineBytes)[...]
         while let first = line.first, first == 0x20 || first == 0x09 { line = line.dropFirst() }
-        var field: [UInt8] = []
+        let text: String
         if line.first == 0x22 {
             // A quoted field (RFC 4180): up to the closing quote, "" standing for one quote.
+            var field: [UInt8] = []
             var rest = line.dropFirst()
             while let byte = rest.popFirst() {
                 if byte == 0x22 {
@@ -58,13 +90,13 @@ public struct NumberListReader: Sendable {
                 }
                 field.append(byte)
             }
+            text = String(decoding: field, as: UTF8.self)
         } else {
             var unquoted = line.prefix { $0 != 0x2C }
             while let last = unquoted.last, last == 0x20 || last == 0x09 { unquoted = unquoted.dropLast() }
-            field = Array(unquoted)
+            text = String(decoding: unquoted, as: UTF8.self)
         }
-        if field.isEmpty { return }
-        let text = String(decoding: field, as: UTF8.self)
+        if text.isEmpty { return }
         if lineNumber == 0, text.lowercased() == "number" { return }
         numbers.append(text)
     }

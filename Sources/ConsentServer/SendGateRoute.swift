@@ -77,7 +77,7 @@ extension ConsentRoutes {
             if csvOut { return try await streamedGate(request.body, scope: scope) }
             var reader = NumberListReader()
             for try await buffer in request.body {
-                numbers += reader.read(buffer.readableBytesView)
+                numbers += buffer.withUnsafeReadableBytes { reader.read($0) }
                 try checkGateCount(numbers.count)
             }
             numbers += reader.finish()
@@ -127,7 +127,7 @@ extension ConsentRoutes {
                 var pending: [String] = []
                 try await writer.write(ByteBuffer(string: Self.csvHeader))
                 for try await buffer in body {
-                    pending += reader.read(buffer.readableBytesView)
+                    pending += buffer.withUnsafeReadableBytes { reader.read($0) }
                     while pending.count >= Self.gateChunk {
                         let rows = try await gateCSVRows(pending[..<Self.gateChunk], scope: scope, at: position)
                         pending.removeFirst(Self.gateChunk)

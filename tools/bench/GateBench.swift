@@ -14,10 +14,10 @@ enum GateBench {
         let directory = DataDirectory(path)
         let store = try SQLiteStore(directory: directory)
         _ = try await Ledger.create(directory: directory, store: store, origin: "bench.example/gate", suite: .sha256Ed25519)
-        var ledger: Ledger? = try await Ledger.open(directory: directory, store: store)
+        let gate = try await Ledger.open(directory: directory, store: store)
         print("gate benchmark: \(target) events, data in \(path)")
         let validator = EventValidator()
-        let now = await ledger!.now
+        let now = await gate.now
         let subjects = max(target / 2, 1)
         var filled = 0
         let fill = try await seconds {
@@ -31,14 +31,12 @@ enum GateBench {
                             evidence: ["ip": "203.0.113.\(i % 250)"]),
                         now: now)
                 }
-                _ = try await ledger!.append(events)
+                _ = try await gate.append(events)
                 filled += n
             }
         }
         print("fill:                                   \(rate(target, fill))")
-        // A restart, as a server starts: the table is loaded from the stored map.
-        ledger = nil
-        let gate = try await Ledger.open(directory: directory, store: try SQLiteStore(directory: directory))
+        // The table is read from the stored map, as `serve` does at start.
         var keys = 0
         let load = try await seconds { keys = try await gate.loadGateIndex() }
         print(String(format: "gate table loaded: %d keys in %.2f s", keys, load))
