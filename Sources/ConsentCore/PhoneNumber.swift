@@ -17,6 +17,36 @@ public struct PhoneNumber: Hashable, Sendable, Comparable, CustomStringConvertib
     /// digits or after the closing parenthesis; parentheses may only enclose a leading country code.
     /// Error messages never repeat the number itself, so they are safe to log.
     public init(normalizing input: String, allowOtherCountries: Bool = false) throws {
+        // The shapes send lists are made of, without the general scan (same result; tested).
+        if let e164 = PhoneNumber.plainMobile(input) {
+            self.init(canonical: e164)
+        } else {
+            try self.init(scanning: input, allowOtherCountries: allowOtherCountries)
+        }
+    }
+
+    private init(canonical e164: String) { self.e164 = e164 }
+
+    /// `13800138000` or `+8613800138000` in ASCII: the E.164 form, or nil for any other input.
+    static func plainMobile(_ input: String) -> String? {
+        var input = input
+        return input.withUTF8 { utf8 -> String? in
+            let national: UnsafeBufferPointer<UInt8>
+            switch utf8.count {
+            case 11: national = utf8
+            case 14 where utf8[0] == UInt8(ascii: "+") && utf8[1] == UInt8(ascii: "8") && utf8[2] == UInt8(ascii: "6"):
+                national = UnsafeBufferPointer(rebasing: utf8[3...])
+            default: return nil
+            }
+            guard national[0] == UInt8(ascii: "1"), (UInt8(ascii: "3")...UInt8(ascii: "9")).contains(national[1]),
+                national.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
+            else { return nil }
+            return "+86" + String(decoding: national, as: UTF8.self)
+        }
+    }
+
+    /// The general parser: every accepted shape, and the reason for every refused one.
+    init(scanning input: String, allowOtherCountries: Bool = false) throws {
         guard input.unicodeScalars.dropFirst(PhoneNumber.maxInputLength).isEmpty else {
             throw PhoneNumberError("phone number is too long (more than \(PhoneNumber.maxInputLength) characters)")
         }

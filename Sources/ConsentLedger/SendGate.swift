@@ -109,14 +109,23 @@ extension Ledger {
                 nonisolated(unsafe) let out = out
                 nonisolated(unsafe) let late = late
                 withKeyContexts(count: subjects.count) { range, mac, hasher in
-                    for i in range {
+                    // All keys first, then all lookups in one loop (the table's cache misses overlap).
+                    let k = scopes.count
+                    var keys = [Hash](repeating: .zero, count: range.count * k)
+                    for (j, i) in range.enumerated() {
                         let e164 = subjects[i].e164
                         let pepper = mac.authenticate(prefix: Derivation.pepperMessagePrefix, utf8: e164)
                         let subjectKey = Derivation.subjectKey(pepper: pepper, e164: e164, hasher: hasher)
+                        for (s, scope) in scopes.enumerated() {
+                            keys[j * k + s] = StateMap.stateKey(subjectKey: subjectKey, scopeBytes: scope, hasher: hasher)
+                        }
+                    }
+                    var packed = [UInt64](repeating: 0, count: keys.count)
+                    keys.withUnsafeBufferPointer { keys in packed.withUnsafeMutableBufferPointer { table.lookupPacked(keys, into: $0) } }
+                    for (j, i) in range.enumerated() {
                         var best: (index: Int64, action: ConsentAction)?
-                        for scope in scopes {
-                            let key = StateMap.stateKey(subjectKey: subjectKey, scopeBytes: scope, hasher: hasher)
-                            guard let latest = table.lookup(key) else { continue }
+                        for s in 0..<k {
+                            guard let latest = StateKeyIndex.unpack(packed[j * k + s]) else { continue }
                             if latest.index >= position.size { late[i] = true }
                             if best.map({ latest.index > $0.index }) ?? true { best = latest }
                         }

@@ -1,5 +1,6 @@
 import Testing
 
+import ConsentTestSupport
 @testable import ConsentCore
 
 /// Every accepted input shape, with the E.164 form it must normalise to.
@@ -152,5 +153,34 @@ private let otherCountries: [(input: String, e164: String)] = [
         let b = try PhoneNumber(normalizing: "+86 139 0000 0000")
         #expect(a < b)
         #expect(Set([a, try PhoneNumber(normalizing: "008613800138000")]).count == 1)
+    }
+}
+
+@Suite struct PlainMobileFastPathTests {
+    /// The fast path for plain 11-digit and +86 numbers accepts exactly what the general parser
+    /// accepts among such shapes, with the same E.164 form, and declines everything else.
+    @Test func agreesWithTheGeneralParser() {
+        var rng = SplitMix(seed: 21)
+        let alphabet = Array("0123456789+ -８()".utf8)
+        var inputs = ["13800138000", "+8613800138000", "12800138000", "1380013800", "138001380000", "+8612800138000", "+8513800138000",
+            "1380013800a", "+86138001380001", "19999999999", "10000000000", "86138001380", "00000000000"]
+        for _ in 0..<20_000 {
+            let length = [11, 14, 10, 12, 13][Int(rng.next() % 5)]
+            var bytes = (0..<length).map { _ in UInt8(ascii: "0") + UInt8(rng.next() % 10) }
+            if rng.next() % 2 == 0, length == 14 { bytes[0] = UInt8(ascii: "+"); bytes[1] = UInt8(ascii: "8"); bytes[2] = UInt8(ascii: "6") }
+            if rng.next() % 3 == 0 { bytes[bytes.count - 11 < 0 ? 0 : bytes.count - 11] = UInt8(ascii: "1") }
+            if rng.next() % 10 == 0 { bytes[Int(rng.next() % UInt64(length))] = alphabet[Int(rng.next() % UInt64(alphabet.count))] }
+            inputs.append(String(decoding: bytes, as: UTF8.self))
+        }
+        var accepted = 0
+        for input in inputs {
+            let general = try? PhoneNumber(scanning: input)
+            if let fast = PhoneNumber.plainMobile(input) {
+                #expect(fast == general?.e164, "\(input)")
+                accepted += 1
+            }
+            #expect((try? PhoneNumber(normalizing: input))?.e164 == general?.e164, "\(input)")
+        }
+        #expect(accepted > 1000)
     }
 }
