@@ -77,7 +77,10 @@ extension ConsentLedgerCommand.Verify {
 
         @Argument(help: "The bundle written by `query --proof` (- for standard input).") var file: String
         @Option(help: "The log's verifier key (name+keyid+base64), or a file holding it.") var key: String
+        @OptionGroup var witnessOptions: WitnessPolicyOptions
         @OptionGroup var output: OutputOptions
+
+        func validate() throws { try witnessOptions.validate() }
 
         func run() async throws {
             let bundle: ProofBundle
@@ -85,11 +88,16 @@ extension ConsentLedgerCommand.Verify {
                 throw VerificationFailure("\(file) is not a proof bundle: \(error)")
             }
             let verified: VerifiedConsent
-            do { verified = try LogVerifier(verifierKey: readVerifierKey(key)).verify(bundle) } catch {
+            var cosigned: [WitnessPolicy.Cosigned]?
+            do {
+                verified = try LogVerifier(verifierKey: readVerifierKey(key)).verify(bundle)
+                cosigned = try witnessOptions.policy().map { try $0.check(bundle.checkpoint) }
+            } catch {
                 if output.json { try printJSON(VerifyOutput(valid: false, result: "\(error)")) }
                 throw error
             }
-            let view = VerifiedView(verified, bundle: bundle)
+            var view = VerifiedView(verified, bundle: bundle)
+            view.cosignedBy = cosigned?.map(\.witness)
             if output.json { try printJSON(view) } else { print(view.text) }
         }
     }
@@ -112,6 +120,8 @@ struct VerifiedView: Encodable {
     var evidence: [String: String]?
     /// Bodies purged under the retention policy: entry index → the purge entry and its time.
     var purgedBodies: [String: PurgedView]?
+    /// With a witness policy: the witnesses whose cosignatures on the checkpoint verified.
+    var cosignedBy: [String]?
 
     struct PurgedView: Encodable {
         var purgeEntry: Int64
@@ -151,6 +161,7 @@ struct VerifiedView: Encodable {
         for (index, p) in (purgedBodies ?? [:]).sorted(by: { $0.key < $1.key }) {
             lines.append("  body of entry \(index) purged under the retention policy by purge entry \(p.purgeEntry) at \(p.purgedAt)")
         }
+        if let cosignedBy { lines.append("  witness policy met: checkpoint cosigned by \(cosignedBy.joined(separator: ", "))") }
         return lines.joined(separator: "\n")
     }
 }
