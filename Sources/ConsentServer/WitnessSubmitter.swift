@@ -71,6 +71,9 @@ public actor WitnessSubmitter {
     private let clock: @Sendable () -> Milliseconds
     /// The size each witness (by key) is known to have cosigned.
     private var known: [String: Int64] = [:]
+    /// Per witness: failed rounds in a row, and rounds left to sit out (``run(every:)`` only).
+    private var failures: [String: Int] = [:]
+    private var sittingOut: [String: Int] = [:]
 
     public init(
         source: any WitnessedLogSource, suite: Suite, service: ServiceStore, transport: any WitnessTransport = URLSessionTransport(),
@@ -96,9 +99,10 @@ public actor WitnessSubmitter {
     }
 
     /// One round: the latest checkpoint to every configured witness that has not cosigned it yet.
-    /// Returns the outcome per witness key.
+    /// Returns the outcome per witness key. With `backingOff`, a witness that failed recently sits
+    /// this round out (it gets no outcome).
     @discardableResult
-    public func submitLatest() async throws -> [String: Outcome] {
+    public func submitLatest(backingOff: Bool = false) async throws -> [String: Outcome] {
         let head = try await source.latestCheckpoint()
         guard head.size > 0 else { return [:] }
         let note = try SignedNote(parsing: head.note)
@@ -111,7 +115,21 @@ public actor WitnessSubmitter {
                 outcomes[id] = .cosigned(size: head.size)
                 continue
             }
-            outcomes[id] = await submit(head, note: note, to: witness)
+            if backingOff, let left = sittingOut[id], left > 0 {
+                sittingOut[id] = left - 1
+                outcomes[id] = .failed("backing off")
+                continue
+            }
+            let outcome = await submit(head, note: note, to: witness)
+            if case .cosigned = outcome {
+                failures[id] = nil
+                sittingOut[id] = nil
+            } else {
+                let f = (failures[id] ?? 0) + 1
+                failures[id] = f
+                sittingOut[id] = min(64, 1 << min(f - 1, 6))
+            }
+            outcomes[id] = outcome
         }
         return outcomes
     }
@@ -184,14 +202,16 @@ public actor WitnessSubmitter {
     }
 
     /// Submits every `interval` until cancelled: a round whenever the log's size changed or a
-    /// witness has not yet cosigned the latest checkpoint. Errors are logged, never fatal.
+    /// witness has not yet cosigned the latest checkpoint. Errors are logged, never fatal. A witness
+    /// that keeps refusing or failing is tried less often (it sits out 1, 2, 4, … up to 64 rounds)
+    /// until it cosigns again; the others are not held back.
     public func run(every interval: Duration) async {
         var lastDone: Int64 = -1
         while !Task.isCancelled {
             do {
                 let size = try await source.latestCheckpoint().size
                 if size != lastDone {
-                    let outcomes = try await submitLatest()
+                    let outcomes = try await submitLatest(backingOff: true)
                     if outcomes.values.allSatisfy({ if case .cosigned = $0 { true } else { false } }) { lastDone = size }
                 }
             } catch { logger.error("witness submission failed: \(error)") }

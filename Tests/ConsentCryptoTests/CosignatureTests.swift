@@ -216,3 +216,26 @@ import Testing
         return try Merkle.consistencyProofIndexes(oldSize: old, newSize: size).map { stored[Int($0)] }
     }
 }
+
+/// Bundles whose checkpoint note carries cosignature lines: verifiers without a policy ignore the
+/// lines (C2SP signed-note), so every fixture bundle keeps its verdict; a policy then checks them.
+@Suite struct CosignedBundleTests {
+    @Test func cosignatureLinesChangeNoVerdictAndMeetAPolicy() throws {
+        let manifest = try BundleVectorTests.manifest()
+        let log = try LogVerifier(verifierKey: manifest.verifierKey)
+        let w1 = try CosignatureSigner(name: "witness.example/w1", key: SigningKey.generate(.ed25519))
+        let w2 = try CosignatureSigner(name: "witness.example/w2", key: SigningKey.generate(.ed25519))
+        let policy = try WitnessPolicy(witnesses: [w1.verifier, w2.verifier], threshold: 2)
+        for item in manifest.bundles where item.valid {
+            var bundle = try JSONDecoder().decode(
+                ProofBundle.self, from: Data(contentsOf: BundleVectorTests.directory.appendingPathComponent(item.file)))
+            var note = try SignedNote(parsing: bundle.checkpoint)
+            #expect(throws: VerificationFailure.self) { try policy.check(bundle.checkpoint) }
+            note.signatures.append(try w1.cosign(checkpointText: note.text, timestamp: 1_764_816_000))
+            note.signatures.insert(try w2.cosign(checkpointText: note.text, timestamp: 1_764_816_001), at: 0)
+            bundle.checkpoint = note.serialized
+            #expect(try log.verify(bundle).decision == item.decision, "\(item.file)")
+            #expect(try policy.check(bundle.checkpoint).map(\.witness) == ["witness.example/w1", "witness.example/w2"])
+        }
+    }
+}

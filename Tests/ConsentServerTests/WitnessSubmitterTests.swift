@@ -5,6 +5,8 @@ import ConsentServer
 import ConsentStoreSQLite
 import ConsentVerifier
 import Foundation
+import Hummingbird
+import HummingbirdTesting
 import Logging
 import Synchronization
 import Testing
@@ -128,6 +130,48 @@ struct SubmitterFixture {
             return
         }
         #expect(reason.contains("larger than the log's"))
+    }
+
+    @Test func theServiceServesTheNewestCosignedCheckpoint() async throws {
+        let f = try await SubmitterFixture()
+        let app = buildApplication(ledger: f.ledger, service: f.service)
+        try await f.ledger.heartbeat()
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/checkpoint/cosigned", method: .get) { #expect($0.status == .notFound) }
+            try await f.submitter.submitLatest()
+            let size = await f.ledger.size
+            try await f.ledger.heartbeat()  // a newer checkpoint, not cosigned yet
+            try await client.execute(uri: "/checkpoint/cosigned", method: .get) { response async throws in
+                #expect(response.status == .ok)
+                let note = String(buffer: response.body)
+                #expect(try f.ledger.verifier.openCheckpoint(note).size == size)
+                #expect(try f.policy.check(note).count == 2)
+            }
+            try await client.execute(uri: "/checkpoint/cosigned?witnesses=3", method: .get) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/checkpoint/cosigned?witnesses=x", method: .get) { #expect($0.status == .badRequest) }
+        }
+    }
+
+    @Test func aFailingWitnessIsBackedOffWithoutHoldingTheOthers() async throws {
+        let f = try await SubmitterFixture()
+        // w3 does not witness this log: 404 every time.
+        let wdir = TempDir()
+        _ = try WitnessDirectory(wdir.path).create(name: "witness.test/w3", now: 0)
+        let (signer, store) = try WitnessDirectory(wdir.path).open()
+        let w3 = Witness(signer: signer, store: store, logger: SubmitterFixture.quiet)
+        try await f.service.addWitness(url: "http://w3.test", key: signer.verifier, now: 0)
+        let transport = DirectTransport(["http://w1.test": f.witnesses[0], "http://w2.test": f.witnesses[1], "http://w3.test": w3])
+        let submitter = WitnessSubmitter(
+            source: StoreLogSource(f.ledger.store), suite: .sha256Ed25519, service: f.service, transport: transport, logger: SubmitterFixture.quiet)
+        for _ in 0..<8 {
+            try await f.ledger.heartbeat()
+            let outcomes = try await submitter.submitLatest(backingOff: true)
+            #expect(outcomes[f.witnesses[0].signer.verifier.encoded] == .cosigned(size: await f.ledger.size))
+        }
+        // Rounds 1, 3 and 6 tried w3 (it sat out 1, then 2 rounds, then 4).
+        #expect(transport.requests("http://w3.test") == 3)
+        #expect(transport.requests("http://w1.test") == 8)
+        _ = wdir
     }
 
     @Test func witnessConfigurationIsValidated() async throws {

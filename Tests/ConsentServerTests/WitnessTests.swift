@@ -13,10 +13,12 @@ import Testing
 struct MemoryLog: Sendable {
     let signer: NoteSigner
     var leaves: [Hash] = []
-    var hasher: Digest { Digest(.sha256) }
+    var suite: Suite = .sha256Ed25519
+    var hasher: Digest { Digest(suite: suite) }
 
-    init(origin: String = "test.example/witnessed", key: SigningKey? = nil) throws {
-        signer = try NoteSigner(name: origin, key: key ?? SigningKey.generate(.ed25519))
+    init(origin: String = "test.example/witnessed", key: SigningKey? = nil, suite: Suite = .sha256Ed25519) throws {
+        signer = try NoteSigner(name: origin, key: key ?? SigningKey.generate(SignatureAlgorithm(suite: suite)))
+        self.suite = suite
     }
 
     /// Appends `count` leaves whose contents start with `tag` (different tags: different trees).
@@ -208,6 +210,27 @@ func addCheckpoint(_ client: some TestClientProtocol, _ body: String) async thro
         #expect(statuses.filter { $0 == 409 }.count == bodies.count - 1)
         let tree = try #require(try await f.witness.store.tree(origin: log.signer.name))
         #expect(tree.size > 8 && tree.root == log.root(tree.size))
+    }
+
+    @Test func anSM2LogIsWitnessedWithSM3Proofs() async throws {
+        var log = try MemoryLog(suite: .sm3SM2)
+        log.grow(6)
+        let f = try WitnessFixture(log: log)
+        try await f.app.test(.router) { [log] client async throws in
+            var log = log
+            #expect(try await addCheckpoint(client, try log.request(old: 0)).0 == 200)
+            log.grow(5)
+            let (status, _, line) = try await addCheckpoint(client, try log.request(old: 6))
+            #expect(status == 200)
+            #expect(try f.witness.signer.verifier.cosignature(on: SignedNote(parsing: try log.note() + line)) != nil)
+            // A SHA-256 proof over the same leaves is not an SM3 proof.
+            log.grow(3)
+            var shaLog = log
+            shaLog.suite = .sha256Ed25519
+            let mixed = AddCheckpointRequest(oldSize: 11, proof: try shaLog.proof(11), checkpointNote: try log.note()).serialized
+            #expect(try await addCheckpoint(client, mixed).0 == 422)
+            #expect(try await addCheckpoint(client, try log.request(old: 11)).0 == 200)
+        }
     }
 
     @Test func witnessKeysAreWrittenOwnerOnly() throws {
