@@ -14,7 +14,10 @@ extension ConsentLedgerCommand {
             @Argument(help: "The proof, as printed by `prove ... --json` (- for standard input).") var proof: String
             @Option(help: "The signed checkpoint note file the proof is checked against.") var checkpoint: String
             @Option(help: "The log's verifier key (name+keyid+base64), or a file holding it.") var key: String
+            @OptionGroup var witnessOptions: WitnessPolicyOptions
             @OptionGroup var output: OutputOptions
+
+            func validate() throws { try witnessOptions.validate() }
 
             func verifier() throws -> LogVerifier { try LogVerifier(verifierKey: readVerifierKey(key)) }
 
@@ -44,7 +47,9 @@ extension ConsentLedgerCommand {
                     }
                     leafData = bytes
                 }
-                let checkpoint = try inputs.verifier().verify(proof, checkpoint: try readText(inputs.checkpoint), leafData: leafData)
+                let note = try readText(inputs.checkpoint)
+                let checkpoint = try inputs.verifier().verify(proof, checkpoint: note, leafData: leafData)
+                try inputs.witnessOptions.policy()?.check(note)
                 try inputs.report("OK: entry \(proof.index) is in \(checkpoint.origin) at size \(checkpoint.size)")
             }
         }
@@ -57,8 +62,9 @@ extension ConsentLedgerCommand {
 
             func run() async throws {
                 let proof = try inputs.decode(ConsistencyProof.self)
-                let checkpoint = try inputs.verifier().verify(
-                    proof, checkpoint: try readText(inputs.checkpoint), oldCheckpoint: try oldCheckpoint.map(readText))
+                let note = try readText(inputs.checkpoint)
+                let checkpoint = try inputs.verifier().verify(proof, checkpoint: note, oldCheckpoint: try oldCheckpoint.map(readText))
+                try inputs.witnessOptions.policy()?.check(note)
                 try inputs.report("OK: \(checkpoint.origin) at size \(proof.oldSize) is a prefix of size \(checkpoint.size)")
             }
         }

@@ -31,7 +31,7 @@ start() {
 "$BIN" witness init --data "$WORK/w1" --name witness.test/w1 > "$WORK/w1.vkey"
 "$BIN" witness init --data "$WORK/w2" --name witness.test/w2 > "$WORK/w2.vkey"
 [ "$("$BIN" witness key --data "$WORK/w1")" = "$(cat "$WORK/w1.vkey")" ] || die "witness key"
-python3 -c "import base64,sys; assert base64.b64decode(open('$WORK/w1.vkey').read().split('+')[2])[0] == 4" || die "a cosignature key has type 0x04: $(cat "$WORK/w1.vkey")"
+python3 -c "import base64,sys; assert base64.b64decode(open('$WORK/w1.vkey').read().strip().split('+', 2)[2])[0] == 4" || die "a cosignature key has type 0x04: $(cat "$WORK/w1.vkey")"
 [ "$(stat -c %a "$WORK/w1/witness.key")" = 600 ] || die "the witness key is owner-only"
 expect_fail "a second witness init" "$BIN" witness init --data "$WORK/w1" --name witness.test/w1
 ok
@@ -86,6 +86,13 @@ expect_fail "2-of-2 with a witness that did not cosign" \
 grep -q "1 of the 2 witnesses cosigned" "$WORK/err" || die "policy failure message: $(cat "$WORK/err")"
 "$BIN" verify bundle "$WORK/bundle.json" --key "$WORK/log.vkey" --witness "$WORK/w1.vkey" --witness "$WORK/w3.vkey" --witness-threshold 1 \
     | grep -q "^OK" || die "1-of-2"
+# verify inclusion takes the same policy, over the cosigned checkpoint it is given.
+"$BIN" prove inclusion --data "$D" --index 0 --json > "$WORK/inc.json"
+"$BIN" verify inclusion "$WORK/inc.json" --checkpoint "$WORK/cosigned.txt" --key "$WORK/log.vkey" --witness "$WORK/w1.vkey" \
+    --witness "$WORK/w2.vkey" | grep -q "^OK" || die "verify inclusion with a policy"
+"$BIN" checkpoint --data "$D" > "$WORK/plain.txt"
+expect_fail "the plain checkpoint under a policy" \
+    "$BIN" verify inclusion "$WORK/inc.json" --checkpoint "$WORK/plain.txt" --key "$WORK/log.vkey" --witness "$WORK/w1.vkey"
 expect_fail "a threshold above the keys" "$BIN" verify bundle "$WORK/bundle.json" --key "$WORK/log.vkey" --witness "$WORK/w1.vkey" --witness-threshold 2
 ok
 
