@@ -174,6 +174,21 @@ struct SubmitterFixture {
         _ = wdir
     }
 
+    @Test func theSubmitterReachesALiveWitnessOverHTTP() async throws {
+        let f = try await SubmitterFixture()
+        try await f.service.removeWitness(key: f.witnesses[1].signer.verifier.encoded)
+        try await f.ledger.heartbeat()
+        let app = buildWitnessApplication(witness: f.witnesses[0], host: "127.0.0.1", port: 0, logger: SubmitterFixture.quiet)
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            try await f.service.addWitness(url: "http://127.0.0.1:\(port)", key: f.witnesses[0].signer.verifier, now: 0)
+            // The default transport: URLSession (FoundationNetworking on Linux).
+            let submitter = WitnessSubmitter(source: StoreLogSource(f.ledger.store), suite: .sha256Ed25519, service: f.service, logger: SubmitterFixture.quiet)
+            let outcomes = try await submitter.submitLatest()
+            #expect(outcomes == [f.witnesses[0].signer.verifier.encoded: .cosigned(size: await f.ledger.size)])
+        }
+    }
+
     @Test func witnessConfigurationIsValidated() async throws {
         let f = try await SubmitterFixture()
         let key = f.witnesses[0].signer.verifier
