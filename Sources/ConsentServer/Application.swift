@@ -40,7 +40,7 @@ public struct ServerConfiguration: Sendable {
 }
 
 /// Every route of the service as (method, path), paths as docs/openapi.yaml writes them.
-public let serviceRoutes: [(method: String, path: String)] = ConsentRoutes.routes
+public let serviceRoutes: [(method: String, path: String)] = ConsentRoutes.routes + WitnessLogRoutes.routes
 
 /// Builds the HTTP service over an open ledger and its data directory's service database: the one
 /// builder used by `consent-ledger serve` and by the tests (which run it with
@@ -72,6 +72,7 @@ public func buildRouter(
     router.add(middleware: AuthMiddleware(service: service, limiter: limiter, metrics: metrics))
     let routes = ConsentRoutes(ledger: ledger, service: service, configuration: configuration, metrics: metrics)
     routes.add(to: router)
+    WitnessLogRoutes(ledger: ledger, service: service).add(to: router)
     return router
 }
 

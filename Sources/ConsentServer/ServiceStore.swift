@@ -14,7 +14,7 @@ import GRDB
 /// separate database lets `token create` and `port add` write while the server runs (SQLite WAL,
 /// a busy timeout), and keeps the log's file, backups and audits free of credentials.
 public final class ServiceStore: Sendable {
-    private let pool: DatabasePool
+    let pool: DatabasePool
 
     /// The database file's name inside a data directory.
     public static let fileName = "service.sqlite"
@@ -90,6 +90,8 @@ public final class ServiceStore: Sendable {
                     );
                     """)
         }
+        // The witnesses this log submits its checkpoints to, and the cosignatures they returned.
+        migrator.registerMigration("v3-witnesses", migrate: WitnessRegistry.migrateV3)
         return migrator
     }
 

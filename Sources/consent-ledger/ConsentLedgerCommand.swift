@@ -17,7 +17,7 @@ struct ConsentLedgerCommand: AsyncParsableCommand {
         subcommands: [
             Init.self, Record.self, Import.self, CheckpointCommand.self, Key.self, Prove.self, EntryCommand.self,
             Query.self, History.self, CheckSends.self, Heartbeat.self, Verify.self, Check.self, Export.self, Audit.self, Compact.self, Hold.self, RetentionCommand.self, Report.self,
-            Serve.self, TokenCommand.self, PortCommand.self, Demo.self,
+            Serve.self, TokenCommand.self, PortCommand.self, WitnessCommand.self, Demo.self,
         ]
     )
 }

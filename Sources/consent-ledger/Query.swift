@@ -29,7 +29,8 @@ extension ConsentLedgerCommand {
             let question = try await makeQuestion(subject: subject, sender: sender, port: port, purpose: purpose, at: at, ledger: ledger)
             let answer = try await ledger.answer(question)
             if let proof {
-                let bundle = try await ledger.proveConsent(question, includeBodies: !noBodies)
+                var bundle = try await ledger.proveConsent(question, includeBodies: !noBodies)
+                bundle.checkpoint = try await withCosignatures(bundle.checkpoint, dataOptions)
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
                 try encoder.encode(bundle).write(to: URL(fileURLWithPath: proof))

@@ -34,12 +34,15 @@ extension ConsentLedgerCommand {
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
         @Option(help: "Append an empty batch when the log has been idle this many seconds, so that answers about \"now\" are bounded by the log (0: off).")
         var heartbeat: Double = 0
+        @Option(help: "How often, in seconds, the newest checkpoint is submitted to the witnesses configured with `witness add`.")
+        var witnessInterval: Double = 1
 
         func validate() throws {
             guard (0...65535).contains(port) else { throw ValidationError("--port must be 0-65535") }
             guard maxRequestBytes >= 1024 else { throw ValidationError("--max-request-bytes must be at least 1024") }
             guard maxEvents >= 1, maxGateNumbers >= 1 else { throw ValidationError("--max-events and --max-gate-numbers must be positive") }
             guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \"\(logLevel)\"") }
+            guard (0.05...3600).contains(witnessInterval) else { throw ValidationError("--witness-interval must be 0.05 to 3600 seconds") }
             guard heartbeat == 0 || (0.1...86_400).contains(heartbeat) else { throw ValidationError("--heartbeat must be 0 (off) or 0.1 to 86400 seconds") }
             guard rateLimit >= 0, (rateBurst ?? 1) >= 1 else { throw ValidationError("--rate-limit must be 0 (off) or positive, --rate-burst at least 1") }
         }
@@ -58,6 +61,8 @@ extension ConsentLedgerCommand {
             logger.notice("send gate ready: \(keys) state keys loaded in \(ContinuousClock.now - started)")
             let host = self.host
             let beat: Duration? = heartbeat > 0 ? .milliseconds(Int64(heartbeat * 1000)) : nil
+            let witnessing = startWitnessSubmitter(ledger: ledger, service: service, every: .milliseconds(Int64(witnessInterval * 1000)), logger: logger)
+            defer { witnessing.cancel() }
             try await runServer(ledger: ledger, service: service, configuration: configuration, logger: logger, heartbeat: beat) { bound in
                 let shown = host.contains(":") ? "[\(host)]" : host
                 FileHandle.standardOutput.write(Data("listening on http://\(shown):\(bound.map(String.init) ?? "?")\n".utf8))

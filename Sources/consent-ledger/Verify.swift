@@ -14,7 +14,10 @@ extension ConsentLedgerCommand {
             @Argument(help: "The proof, as printed by `prove ... --json` (- for standard input).") var proof: String
             @Option(help: "The signed checkpoint note file the proof is checked against.") var checkpoint: String
             @Option(help: "The log's verifier key (name+keyid+base64), or a file holding it.") var key: String
+            @OptionGroup var witnessOptions: WitnessPolicyOptions
             @OptionGroup var output: OutputOptions
+
+            func validate() throws { try witnessOptions.validate() }
 
             func verifier() throws -> LogVerifier { try LogVerifier(verifierKey: readVerifierKey(key)) }
 
@@ -44,7 +47,9 @@ extension ConsentLedgerCommand {
                     }
                     leafData = bytes
                 }
-                let checkpoint = try inputs.verifier().verify(proof, checkpoint: try readText(inputs.checkpoint), leafData: leafData)
+                let note = try readText(inputs.checkpoint)
+                let checkpoint = try inputs.verifier().verify(proof, checkpoint: note, leafData: leafData)
+                try inputs.witnessOptions.policy()?.check(note)
                 try inputs.report("OK: entry \(proof.index) is in \(checkpoint.origin) at size \(checkpoint.size)")
             }
         }
@@ -57,8 +62,9 @@ extension ConsentLedgerCommand {
 
             func run() async throws {
                 let proof = try inputs.decode(ConsistencyProof.self)
-                let checkpoint = try inputs.verifier().verify(
-                    proof, checkpoint: try readText(inputs.checkpoint), oldCheckpoint: try oldCheckpoint.map(readText))
+                let note = try readText(inputs.checkpoint)
+                let checkpoint = try inputs.verifier().verify(proof, checkpoint: note, oldCheckpoint: try oldCheckpoint.map(readText))
+                try inputs.witnessOptions.policy()?.check(note)
                 try inputs.report("OK: \(checkpoint.origin) at size \(proof.oldSize) is a prefix of size \(checkpoint.size)")
             }
         }
@@ -77,7 +83,10 @@ extension ConsentLedgerCommand.Verify {
 
         @Argument(help: "The bundle written by `query --proof` (- for standard input).") var file: String
         @Option(help: "The log's verifier key (name+keyid+base64), or a file holding it.") var key: String
+        @OptionGroup var witnessOptions: WitnessPolicyOptions
         @OptionGroup var output: OutputOptions
+
+        func validate() throws { try witnessOptions.validate() }
 
         func run() async throws {
             let bundle: ProofBundle
@@ -85,11 +94,16 @@ extension ConsentLedgerCommand.Verify {
                 throw VerificationFailure("\(file) is not a proof bundle: \(error)")
             }
             let verified: VerifiedConsent
-            do { verified = try LogVerifier(verifierKey: readVerifierKey(key)).verify(bundle) } catch {
+            var cosigned: [WitnessPolicy.Cosigned]?
+            do {
+                verified = try LogVerifier(verifierKey: readVerifierKey(key)).verify(bundle)
+                cosigned = try witnessOptions.policy().map { try $0.check(bundle.checkpoint) }
+            } catch {
                 if output.json { try printJSON(VerifyOutput(valid: false, result: "\(error)")) }
                 throw error
             }
-            let view = VerifiedView(verified, bundle: bundle)
+            var view = VerifiedView(verified, bundle: bundle)
+            view.cosignedBy = cosigned?.map(\.witness)
             if output.json { try printJSON(view) } else { print(view.text) }
         }
     }
@@ -112,6 +126,8 @@ struct VerifiedView: Encodable {
     var evidence: [String: String]?
     /// Bodies purged under the retention policy: entry index → the purge entry and its time.
     var purgedBodies: [String: PurgedView]?
+    /// With a witness policy: the witnesses whose cosignatures on the checkpoint verified.
+    var cosignedBy: [String]?
 
     struct PurgedView: Encodable {
         var purgeEntry: Int64
@@ -151,6 +167,7 @@ struct VerifiedView: Encodable {
         for (index, p) in (purgedBodies ?? [:]).sorted(by: { $0.key < $1.key }) {
             lines.append("  body of entry \(index) purged under the retention policy by purge entry \(p.purgeEntry) at \(p.purgedAt)")
         }
+        if let cosignedBy { lines.append("  witness policy met: checkpoint cosigned by \(cosignedBy.joined(separator: ", "))") }
         return lines.joined(separator: "\n")
     }
 }

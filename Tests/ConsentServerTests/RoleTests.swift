@@ -30,6 +30,7 @@ import Testing
     static let cases: [Case] = [
         Case(method: .get, uri: "/healthz", expected: statuses(.ok, .ok, .ok, .ok, .ok)),
         Case(method: .get, uri: "/checkpoint", expected: statuses(.ok, .ok, .ok, .ok, .ok)),
+        Case(method: .get, uri: "/checkpoint/cosigned", expected: statuses(.notFound, .notFound, .notFound, .notFound, .notFound)),
         Case(method: .get, uri: "/tile/0/000.p/2", expected: statuses(.ok, .ok, .ok, .ok, .ok)),
         Case(method: .get, uri: "/tile/entries/000.p/2", expected: statuses(.unauthorized, .forbidden, .forbidden, .ok, .forbidden)),
         Case(
