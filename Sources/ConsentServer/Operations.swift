@@ -79,7 +79,7 @@ extension ConsentRoutes {
         if path.hasPrefix("/v1/entries/") { return "/v1/entries/{index}" }
         if path.hasPrefix("/v1/tokens/") { return "/v1/tokens/{id}" }
         if path.hasPrefix("/v1/holds/") { return "/v1/holds/{entry}/release" }
-        return routes.contains { $0.path == path } ? path : "other"
+        return serviceRoutes.contains { $0.path == path } ? path : "other"
     }
 
     struct Readiness: Encodable {

@@ -267,7 +267,9 @@ struct ConsentRoutes: Sendable {
             purpose: purpose, at: RFC3339.format(answer.at), requestedAt: answer.at < time ? RFC3339.format(time) : nil,
             deciding: answer.deciding.map(DecidingView.init))
         if withProof {
-            let bundle = try await ledger.proveConsent(question, includeBodies: bodies)
+            var bundle = try await ledger.proveConsent(question, includeBodies: bodies)
+            // The witnesses' cosignatures of that checkpoint, if they have signed it yet.
+            bundle.checkpoint = try await service.cosignedCheckpoint(bundle.checkpoint)
             // The bundle is read at the latest checkpoint, which may be newer than the answer's.
             view.bundle = bundle
             view.decision = bundle.decision.rawValue

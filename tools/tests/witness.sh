@@ -113,6 +113,11 @@ done
 curl -s "$S/checkpoint/cosigned" > "$WORK/served.txt"
 [ "$(sed -n 2p "$WORK/served.txt")" = "$latest" ] || die "serve did not get the latest checkpoint cosigned: $(cat "$WORK/served.txt") $(tail -5 "$WORK/serve.err")"
 [ "$(grep -c $'^\xe2\x80\x94 ' "$WORK/served.txt")" = 3 ] || die "served note: $(cat "$WORK/served.txt")"
+# A bundle over HTTP carries the cosignatures of its checkpoint and meets the 2-of-2 policy.
+curl -sf -H "Authorization: Bearer $bank" "$S/v1/consent?subject=13700137001&proof=true" \
+    | python3 -c 'import json,sys; json.dump(json.load(sys.stdin)["bundle"], sys.stdout)' > "$WORK/http-bundle.json" || die "bundle over HTTP"
+"$BIN" verify bundle "$WORK/http-bundle.json" --key "$WORK/log.vkey" --witness "$WORK/w1.vkey" --witness "$WORK/w2.vkey" \
+    --witness-threshold 2 > /dev/null || die "the HTTP bundle under 2-of-2: $(cat "$WORK/http-bundle.json" | head -c 600)"
 kill -TERM "$SERVE"
 wait "$SERVE" || die "serve exited non-zero after SIGTERM"
 n=$(size "$D")
