@@ -27,6 +27,15 @@ public struct ExportSummary: Sendable, Codable, Equatable {
 /// that later purges emptied); every file is written atomically and `checkpoint` and
 /// `manifest.json` last, so an export interrupted at any point reads as the export it was before.
 public enum LogExport {
+    /// The body file of an entry bundle's entries (``ExportLayout/encodeBodies(_:consent:)``): what
+    /// `export` writes under `bodies/` and the service serves at `GET /bodies/…`.
+    public static func bodyFile(_ entries: some Collection<StoredEntry>) -> [UInt8] {
+        ExportLayout.encodeBodies(entries.map(StoreAuditSource.body), consent: entries.map(isConsentEvent))
+    }
+
+    /// True for a consent event's header (by its kind byte, without decoding it).
+    static func isConsentEvent(_ entry: StoredEntry) -> Bool { entry.header.count > 1 && entry.header[1] == EntryKind.consent.rawValue }
+
     public static func export(
         store: any LedgerStore, to out: String, progress: (@Sendable (Int64, Int64) -> Void)? = nil
     ) async throws -> ExportSummary {
@@ -85,8 +94,6 @@ public enum LogExport {
         var purgedEarlier = Set<Int64>()  // bundle indexes below this run's whose bodies a new purge took
         let firstRewritten = bundles.first?.index ?? (size / Int64(TileID.fullWidth))
         func exportBundle(_ bundle: EntryBundleID, entries: ArraySlice<StoredEntry>, count: Bool) throws {
-            let consent = entries.map { $0.header.count > 1 && $0.header[1] == EntryKind.consent.rawValue }
-            let bodies = entries.map(StoreAuditSource.body)
             if count {
                 try write(try bundle.encode(entries.map(\.header)), bundle.path)
                 try write(TileID.encode(entries.map(\.leafHash)), bundle.tile.path)
@@ -94,7 +101,7 @@ public enum LogExport {
                 summary.hashTiles += 1
             }
             let bodyPath = ExportLayout.bodiesPath(bundle)
-            try write(ExportLayout.encodeBodies(bodies, consent: consent), bodyPath)
+            try write(bodyFile(entries), bodyPath)
             // The old edge's narrower body file holds bodies that may since have been purged.
             let oldWidth = Int(oldSize % Int64(TileID.fullWidth))
             if bundle.index == oldSize / Int64(TileID.fullWidth), oldWidth > 0, oldWidth != bundle.width {
@@ -102,8 +109,8 @@ public enum LogExport {
             }
             summary.bodyFiles += 1
             guard count else { return }
-            for (entry, isConsent) in zip(entries, consent) where entry.index >= oldSize {
-                if isConsent {
+            for entry in entries where entry.index >= oldSize {
+                if isConsentEvent(entry) {
                     manifest.events += 1
                     if entry.body != nil { manifest.bodies += 1 } else if entry.purgedBy != nil { manifest.purgedBodies += 1 }
                 } else if entry.header.count > 1, entry.header[1] == EntryKind.purge.rawValue,

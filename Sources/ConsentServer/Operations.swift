@@ -76,6 +76,7 @@ extension ConsentRoutes {
     /// The documented route a path belongs to (its template), for metrics and logs: a bounded set.
     static func template(of path: String) -> String {
         if path.hasPrefix("/tile/") { return "/tile/{path}" }
+        if path.hasPrefix("/bodies/") { return "/bodies/{path}" }
         if path.hasPrefix("/v1/entries/") { return "/v1/entries/{index}" }
         if path.hasPrefix("/v1/tokens/") { return "/v1/tokens/{id}" }
         if path.hasPrefix("/v1/holds/") { return "/v1/holds/{entry}/release" }

@@ -22,7 +22,8 @@ import Hummingbird
 /// | GET /v1/history               | no        | sender=S            | any       | no    |
 /// | GET /v1/entries/{index}       | no        | no                  | yes       | no    |
 /// | GET /v1/proofs/inclusion, …/consistency | no | yes              | yes       | yes   |
-/// | GET /readyz                   | yes       | yes                 | yes       | yes   |
+/// | GET /readyz, /checkpoints     | yes       | yes                 | yes       | yes   |
+/// | GET /bodies/…                 | no        | no                  | yes       | no    |
 /// | GET /metrics                  | no        | no                  | no        | yes   |
 /// | POST /v1/holds, …/release     | no        | no                  | no        | yes   |
 /// | GET /v1/holds                 | no        | no                  | yes       | yes   |
@@ -40,7 +41,7 @@ struct ConsentRoutes: Sendable {
         ("POST", "/v1/events"), ("GET", "/v1/consent"), ("POST", "/v1/mo"), ("GET", "/v1/mo/review"), ("POST", "/v1/gate"),
         ("GET", "/v1/ports"), ("POST", "/v1/ports"), ("GET", "/v1/history"), ("GET", "/v1/entries/{index}"),
         ("GET", "/v1/proofs/inclusion"), ("GET", "/v1/proofs/consistency"),
-        ("GET", "/readyz"), ("GET", "/metrics"),
+        ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/checkpoints"), ("GET", "/bodies/{path}"),
         ("POST", "/v1/holds"), ("GET", "/v1/holds"), ("POST", "/v1/holds/{entry}/release"), ("POST", "/v1/compact"),
         ("POST", "/v1/tokens"), ("GET", "/v1/tokens"), ("DELETE", "/v1/tokens/{id}"),
     ]
@@ -61,6 +62,8 @@ struct ConsentRoutes: Sendable {
         router.get("/v1/proofs/inclusion") { request, context in try await self.inclusionProof(request, context) }
         router.get("/v1/proofs/consistency") { request, context in try await self.consistencyProof(request, context) }
         router.get("/readyz") { request, context in try await self.readiness(request, context) }
+        router.get("/checkpoints") { request, context in try await self.allCheckpoints(request, context) }
+        router.get("/bodies/**") { request, context in try await self.bodyFile(request, context) }
         router.get("/metrics") { request, context in try await self.metricsText(request, context) }
         router.post("/v1/holds") { request, context in try await self.placeHold(request, context) }
         router.get("/v1/holds") { request, context in try await self.listHolds(request, context) }

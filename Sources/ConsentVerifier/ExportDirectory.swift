@@ -166,35 +166,66 @@ public enum ExportLayout {
     }
 }
 
-/// Reads an export directory for an audit. Serves what the files hold; the audit checks it.
-public final class ExportSource: AuditSource, @unchecked Sendable {
+/// Where an export's files come from: a directory, or a server serving the same layout (the
+/// service's `/checkpoint`, `/checkpoints`, `/tile/…` and `/bodies/…`).
+public protocol ExportFiles: Sendable {
+    /// The file at `relative` (an export path such as `tile/0/000` or `checkpoints`), or nil when
+    /// the source has none; throws when the source cannot be read at all.
+    func read(_ relative: String) async throws -> [UInt8]?
+}
+
+/// The files of an export directory.
+public struct ExportDirectoryFiles: ExportFiles {
     public let path: String
-    public let manifest: ExportManifest
+
+    public init(path: String) { self.path = path }
+
+    public func read(_ relative: String) async throws -> [UInt8]? {
+        FileManager.default.contents(atPath: path + "/" + relative).map { Array($0) }
+    }
+}
+
+/// Reads an export for an audit (``ExportFiles``: a directory or a server). Serves what the files
+/// hold; the audit checks it.
+public final class ExportSource: AuditSource, @unchecked Sendable {
+    public let files: any ExportFiles
+    /// The log's hash and signature suite (from the manifest, or from the verifier key).
+    public let suite: Suite
+    /// The log's `createdAt`, when the source says (no entry may be recorded before it).
+    public let createdAt: Milliseconds?
     private let lock = NSLock()
     private var notes: [(size: Int64, note: String)]?
     private var tileCache: [TileID: [Hash]] = [:]
     private var newestSize: Int64 = 0
 
-    public init(path: String) throws {
-        self.path = path
+    /// An export directory, described by its `manifest.json`.
+    public convenience init(path: String) throws {
         let url = URL(fileURLWithPath: path).appendingPathComponent(ExportLayout.manifest)
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw ExportError("\(path) is not an export directory (no \(ExportLayout.manifest))")
         }
+        let manifest: ExportManifest
         do { manifest = try JSONDecoder().decode(ExportManifest.self, from: data) } catch {
             throw ExportError("\(url.path) is not an export manifest: \(error)")
         }
         guard manifest.format == ExportManifest.formatName, manifest.version == ExportManifest.currentVersion else {
             throw ExportError("\(url.path): unknown export format \(manifest.format) version \(manifest.version)")
         }
+        guard let suite = Suite(rawValue: manifest.suite) else { throw ExportError("\(url.path): unknown suite \(manifest.suite)") }
+        self.init(files: ExportDirectoryFiles(path: path), suite: suite, createdAt: manifest.createdAt)
     }
 
-    func file(_ relative: String) -> [UInt8]? {
-        FileManager.default.contents(atPath: path + "/" + relative).map { Array($0) }
+    /// Files in the export layout from any source.
+    public init(files: any ExportFiles, suite: Suite, createdAt: Milliseconds?) {
+        self.files = files
+        self.suite = suite
+        self.createdAt = createdAt
     }
+
+    func file(_ relative: String) async throws -> [UInt8]? { try await files.read(relative) }
 
     public func latestCheckpoint() async throws -> String {
-        guard let bytes = file(ExportLayout.checkpoint) else { throw ExportError("\(path) has no checkpoint file") }
+        guard let bytes = try await file(ExportLayout.checkpoint) else { throw ExportError("the export has no checkpoint") }
         let note = String(decoding: bytes, as: UTF8.self)
         if let parsed = try? SignedNote(parsing: note), let checkpoint = try? Checkpoint(text: parsed.text) {
             lock.locked { newestSize = checkpoint.size }
@@ -204,11 +235,12 @@ public final class ExportSource: AuditSource, @unchecked Sendable {
 
     /// The widest file of a tile or bundle at `index` for the tree of `size` entries: the tree's
     /// own (full, or the partial at its edge), else a full one.
-    private func widest(_ index: Int64, size: Int64, path: (Int) -> String) -> [UInt8]? {
+    private func widest(_ index: Int64, size: Int64, path: (Int) -> String) async throws -> [UInt8]? {
         let start = index * Int64(TileID.fullWidth)
         guard start < size else { return nil }
         let width = Int(min(Int64(TileID.fullWidth), size - start))
-        return file(path(width)) ?? (width < TileID.fullWidth ? file(path(TileID.fullWidth)) : nil)
+        if let own = try await file(path(width)) { return own }
+        return width < TileID.fullWidth ? try await file(path(TileID.fullWidth)) : nil
     }
 
     public func entries(_ range: Range<Int64>) async throws -> [AuditEntry] {
@@ -218,12 +250,12 @@ public final class ExportSource: AuditSource, @unchecked Sendable {
         while bundleIndex * Int64(TileID.fullWidth) < range.upperBound {
             let start = bundleIndex * Int64(TileID.fullWidth)
             let b = bundleIndex
-            guard let data = widest(b, size: size, path: { EntryBundleID(index: b, width: $0).path }) else { return out }
+            guard let data = try await widest(b, size: size, path: { EntryBundleID(index: b, width: $0).path }) else { return out }
             let headers = Self.frames(data)
-            let leaves = widest(b, size: size, path: { TileID(level: 0, index: b, width: $0).path }).map { data in
+            let leaves = try await widest(b, size: size, path: { TileID(level: 0, index: b, width: $0).path }).map { data in
                 stride(from: 0, to: data.count - data.count % 32, by: 32).map { Hash(bytes: data[$0..<$0 + 32])! }
             }
-            let bodies = widest(b, size: size, path: { ExportLayout.bodiesPath(EntryBundleID(index: b, width: $0)) })
+            let bodies = try await widest(b, size: size, path: { ExportLayout.bodiesPath(EntryBundleID(index: b, width: $0)) })
                 .flatMap { try? ExportLayout.decodeBodies($0) }
             for (i, header) in headers.enumerated() {
                 let index = start + Int64(i)
@@ -252,22 +284,20 @@ public final class ExportSource: AuditSource, @unchecked Sendable {
         return entries
     }
 
-    private func allNotes() -> [(size: Int64, note: String)] {
-        lock.locked {
-            if let notes { return notes }
-            let parsed = file(ExportLayout.checkpoints).map { ExportLayout.parseCheckpoints($0).notes } ?? []
-            notes = parsed
-            return parsed
-        }
+    private func allNotes() async throws -> [(size: Int64, note: String)] {
+        if let notes = lock.locked({ notes }) { return notes }
+        let parsed = try await file(ExportLayout.checkpoints).map { ExportLayout.parseCheckpoints($0).notes } ?? []
+        lock.locked { notes = parsed }
+        return parsed
     }
 
     public func checkpoints(_ sizes: ClosedRange<Int64>) async throws -> [(size: Int64, note: String)] {
-        allNotes().filter { sizes.contains($0.size) }.sorted { $0.size < $1.size }
+        try await allNotes().filter { sizes.contains($0.size) }.sorted { $0.size < $1.size }
     }
 
     public func readHashes(_ indexes: [Int64]) async throws -> [Hash] {
         let size = lock.locked { newestSize }
-        let hasher = Digest(suite: manifest.suite == Suite.sm3SM2.rawValue ? .sm3SM2 : .sha256Ed25519)
+        let hasher = Digest(suite: suite)
         var out: [Hash] = []
         for storedIndex in indexes {
             guard storedIndex >= 0, storedIndex < Merkle.storedHashCount(size: size) else {
@@ -279,9 +309,9 @@ public final class ExportSource: AuditSource, @unchecked Sendable {
             let hashes: [Hash]
             if let cached = lock.locked({ tileCache[own] }) {
                 (tile, hashes) = (own, cached)
-            } else if let data = file(own.path) {
+            } else if let data = try await file(own.path) {
                 (tile, hashes) = (own, try own.hashes(fromData: data))
-            } else if let data = file(TileID(level: own.level, index: own.index).path) {
+            } else if let data = try await file(TileID(level: own.level, index: own.index).path) {
                 let full = TileID(level: own.level, index: own.index)
                 (tile, hashes) = (full, try full.hashes(fromData: data))
             } else {
@@ -297,7 +327,7 @@ public final class ExportSource: AuditSource, @unchecked Sendable {
         let size = lock.locked { newestSize }
         var out: [Int64: AuditBody] = [:]
         for (b, group) in Dictionary(grouping: indexes, by: { $0 / Int64(TileID.fullWidth) }) {
-            let frames = widest(b, size: size, path: { ExportLayout.bodiesPath(EntryBundleID(index: b, width: $0)) })
+            let frames = try await widest(b, size: size, path: { ExportLayout.bodiesPath(EntryBundleID(index: b, width: $0)) })
                 .flatMap { try? ExportLayout.decodeBodies($0) } ?? []
             for index in group {
                 let i = Int(index - b * Int64(TileID.fullWidth))

@@ -2,6 +2,7 @@ import ArgumentParser
 import ConsentCore
 import ConsentCrypto
 import ConsentLedger
+import ConsentServer
 import ConsentStoreSQLite
 import ConsentVerifier
 import Foundation
@@ -11,7 +12,8 @@ extension ConsentLedgerCommand {
         static let configuration = CommandConfiguration(
             abstract: "Audit a log with nothing but its verifier key: replay every entry and check everything.",
             discussion: """
-                Reads a data directory (--data) or an export directory (--export) and checks every leaf hash and the \
+                Reads a data directory (--data), an export directory (--export) or a running service (--url, with a \
+                regulator --token: it serves the export's layout) and checks every leaf hash and the \
                 hash chain, every signed checkpoint (signature with --key, and root), every commit entry's event count \
                 and state root (recomputing the state map; --no-map skips that), entry invariants, bodies against their \
                 hashes, that only purged bodies are missing, and that every purge was lawful. With --state FILE it saves \
@@ -26,6 +28,10 @@ extension ConsentLedgerCommand {
         var data: String?
         @Option(name: .long, help: ArgumentHelp("An export directory (`consent-ledger export`) to audit.", valueName: "DIR"))
         var export: String?
+        @Option(name: .long, help: ArgumentHelp("A running service (`consent-ledger serve`) to audit, e.g. http://127.0.0.1:8080.", valueName: "URL"))
+        var url: String?
+        @Option(name: .long, help: ArgumentHelp("With --url: a regulator token, or a file holding it.", valueName: "TOKEN"))
+        var token: String?
         @Option(name: .long, help: ArgumentHelp("Incremental monitoring: the state saved by the last run (created if missing).", valueName: "FILE"))
         var state: String?
         @Flag(name: .long, help: "Do not recompute the state map (state roots are not checked).")
@@ -33,7 +39,11 @@ extension ConsentLedgerCommand {
         @OptionGroup var output: OutputOptions
 
         func validate() throws {
-            guard (data == nil) != (export == nil) else { throw ValidationError("give exactly one of --data DIR and --export DIR") }
+            guard [data, export, url].compactMap({ $0 }).count == 1 else {
+                throw ValidationError("give exactly one of --data DIR, --export DIR and --url URL")
+            }
+            guard token == nil || url != nil else { throw ValidationError("--token goes with --url") }
+            if let url, !(url.hasPrefix("http://") || url.hasPrefix("https://")) { throw ValidationError("--url must start with http:// or https://") }
         }
 
         func run() async throws {
@@ -53,9 +63,17 @@ extension ConsentLedgerCommand {
                     let store = try SQLiteStore(directory: directory)
                     notBefore = try await store.parameters()?.createdAt
                     source = try await StoreAuditSource(store: store)
+                } else if let url {
+                    // The suite follows from the verifier key; the service does not say when the log began.
+                    let suite: Suite = verifier.publicKey.algorithm == .sm2 ? .sm3SM2 : .sha256Ed25519
+                    let tokenText = try token.map { text in
+                        FileManager.default.fileExists(atPath: text)
+                            ? try String(contentsOfFile: text, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) : text
+                    }
+                    source = ExportSource(files: RemoteExportFiles(base: url, token: tokenText), suite: suite, createdAt: nil)
                 } else {
                     let exportSource = try ExportSource(path: export!)
-                    notBefore = exportSource.manifest.createdAt
+                    notBefore = exportSource.createdAt
                     source = exportSource
                 }
             } catch {
@@ -72,8 +90,17 @@ extension ConsentLedgerCommand {
             let showProgress = !output.json && isatty(STDERR_FILENO) == 1
             let audit = LogAudit(verifier: verifier, options: AuditOptions(recomputeMap: !noMap, notBefore: notBefore))
             let started = Date()
-            let (report, newState) = try await audit.run(source: source, resume: resume) { done, total in
-                if showProgress { FileHandle.standardError.write(Data("\raudited \(done)/\(total) entries".utf8)) }
+            let report: AuditReport
+            let newState: AuditState?
+            do {
+                (report, newState) = try await audit.run(source: source, resume: resume) { done, total in
+                    if showProgress { FileHandle.standardError.write(Data("\raudited \(done)/\(total) entries".utf8)) }
+                }
+            } catch {
+                // The source could not be read (a server refusing the token, a vanished directory): not a verdict.
+                if showProgress { printError("") }
+                printError("error: \(error)")
+                throw ExitCode(2)
             }
             if showProgress { printError("") }
             var evidenceFiles: [String] = []

@@ -63,6 +63,8 @@ import Testing
         Case(method: .get, uri: "/v1/proofs/inclusion?index=0", expected: statuses(.unauthorized, .ok, .ok, .ok, .ok)),
         Case(method: .get, uri: "/v1/proofs/consistency?old=1", expected: statuses(.unauthorized, .ok, .ok, .ok, .ok)),
         Case(method: .get, uri: "/readyz", expected: statuses(.ok, .ok, .ok, .ok, .ok)),
+        Case(method: .get, uri: "/checkpoints", expected: statuses(.ok, .ok, .ok, .ok, .ok)),
+        Case(method: .get, uri: "/bodies/000.p/2", expected: statuses(.unauthorized, .forbidden, .forbidden, .ok, .forbidden)),
         Case(method: .get, uri: "/metrics", expected: statuses(.unauthorized, .forbidden, .forbidden, .forbidden, .ok)),
         Case(
             method: .post, uri: "/v1/holds", body: #"{"sender":"bank","reason":"complaint","reference":"12321-2026-0042"}"#,
@@ -100,6 +102,7 @@ import Testing
             let path = c.uri.split(separator: "?")[0]
             let route =
                 path.hasPrefix("/tile/") ? "/tile/{path}"
+                : path.hasPrefix("/bodies/") ? "/bodies/{path}"
                 : path.hasPrefix("/v1/entries/") ? "/v1/entries/{index}"
                 : path.hasPrefix("/v1/tokens/") ? "/v1/tokens/{id}"
                 : path.hasPrefix("/v1/holds/") ? "/v1/holds/{entry}/release" : String(path)

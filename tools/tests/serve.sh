@@ -114,6 +114,13 @@ grep -q '13800138000' "$WORK/body" && die "metrics hold a number"
 "$BIN" hold list --data "$D" | grep -q "sender bank" || die "hold placed over HTTP is not in the log"
 ok
 
+# A regulator audits the running service (it serves the export layout); a sender token cannot.
+"$BIN" audit --key "$WORK/vkey" --url "$URL" --token "$regulator" > "$WORK/audit.out" || die "audit --url: $(cat "$WORK/audit.out")"
+grep -q "^OK: " "$WORK/audit.out" || die "audit --url output: $(cat "$WORK/audit.out")"
+rc=0; "$BIN" audit --key "$WORK/vkey" --url "$URL" --token "$bank" > /dev/null 2> "$WORK/err" || rc=$?
+[ "$rc" = 2 ] && grep -q "regulator token" "$WORK/err" || die "audit --url with a sender token: rc $rc, $(cat "$WORK/err")"
+ok
+
 # A query with a proof bundle, verified offline by the CLI.
 [ "$(status GET "/v1/consent?subject=13900139000&sender=bank&port=10690001&proof=true" "$regulator")" = 200 ] || die "query: $(cat "$WORK/body")"
 [ "$(json 'd["decision"], d["deciding"]["index"]')" = "refused $revocation" ] || die "query decision: $(cat "$WORK/body")"
