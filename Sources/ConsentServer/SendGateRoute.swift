@@ -120,21 +120,50 @@ extension ConsentRoutes {
         return Response(
             status: .ok, headers: gateHeaders(position, csv: true),
             body: ResponseBody { writer in
-                var reader = NumberListReader()
-                var pending: [String] = []
+                // The next chunk is read from the upload while this one is answered: the client
+                // keeps sending instead of waiting on a full socket buffer.
+                let chunks = NumberChunks(body, size: Self.gateChunk)
                 try await writer.write(ByteBuffer(string: Self.csvHeader))
-                for try await buffer in body {
-                    pending += buffer.withUnsafeReadableBytes { reader.read($0) }
-                    while pending.count >= Self.gateChunk {
-                        let rows = try await gateCSVRows(pending[..<Self.gateChunk], scope: scope, at: position)
-                        pending.removeFirst(Self.gateChunk)
-                        try await writer.write(rows)
-                    }
+                var current = try await chunks.next()
+                while let chunk = current {
+                    async let following = chunks.next()
+                    let rows = try await gateCSVRows(chunk[...], scope: scope, at: position)
+                    try await writer.write(rows)
+                    current = try await following
                 }
-                pending += reader.finish()
-                try await writer.write(try await gateCSVRows(pending[...], scope: scope, at: position))
                 try await writer.finish(nil)
             })
+    }
+
+    /// A streamed upload cut into chunks of numbers. Used by one task at a time (the one reading
+    /// the next chunk), so it needs no lock.
+    final class NumberChunks: @unchecked Sendable {
+        private var buffers: RequestBody.AsyncIterator
+        private var reader = NumberListReader()
+        private var pending: [String] = []
+        private var done = false
+        let size: Int
+
+        init(_ body: RequestBody, size: Int) {
+            buffers = body.makeAsyncIterator()
+            self.size = size
+        }
+
+        /// The next `size` numbers (fewer at the end); nil after the last.
+        func next() async throws -> [String]? {
+            while !done, pending.count < size {
+                if let buffer = try await buffers.next() {
+                    pending += buffer.withUnsafeReadableBytes { reader.read($0) }
+                } else {
+                    pending += reader.finish()
+                    done = true
+                }
+            }
+            if pending.isEmpty { return nil }
+            let count = min(size, pending.count)
+            defer { pending.removeFirst(count) }
+            return Array(pending[..<count])
+        }
     }
 
     /// One chunk answered, as CSV rows (encoded on two threads for large chunks).
