@@ -125,6 +125,11 @@ extension ConsentLedgerCommand {
                    consent-ledger history --data \(path) --subject 13800138000
                    consent-ledger retention --data \(path)
                    consent-ledger compact --data \(path) --now 2031-01-01T00:00:00Z --dry-run
+                   consent-ledger audit --data \(path) --key '\(ledger.verifier.encoded)'
+                   consent-ledger export --data \(path) --out export && consent-ledger audit --export export --key '\(ledger.verifier.encoded)'
+                   consent-ledger report --data \(path) --out report.html
+                   consent-ledger token create --data \(path) --role sender --sender \(bank.sender) > bank.token
+                   consent-ledger serve --data \(path) --port 8080     # then: curl -H "Authorization: Bearer $(cat bank.token)" ...
                 """)
         }
 
