@@ -89,19 +89,27 @@ extension ConsentLedgerCommand {
             }
         }
 
+        /// One row per non-empty line, decoded on two threads (JSON decoding is most of an import's time).
         private func jsonLines(_ text: String) -> [CSVImport.Row] {
-            let decoder = JSONDecoder()
-            var rows: [CSVImport.Row] = []
-            for (offset, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-                let trimmed = line.trimmingCharacters(in: .whitespaces)
-                if trimmed.isEmpty { continue }
-                do {
-                    rows.append(.init(line: offset + 1, input: .success(try decoder.decode(EventInput.self, from: Data(trimmed.utf8)))))
-                } catch {
-                    rows.append(.init(line: offset + 1, input: .failure(EventValidationError(field: "json", describe(error)))))
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            var rows = [CSVImport.Row?](repeating: nil, count: lines.count)
+            rows.withUnsafeMutableBufferPointer { out in
+                nonisolated(unsafe) let out = out
+                let half = lines.count / 2
+                DispatchQueue.concurrentPerform(iterations: lines.count >= 2048 ? 2 : 1) { part in
+                    let decoder = JSONDecoder()
+                    for offset in part == 0 ? 0..<(lines.count >= 2048 ? half : lines.count) : half..<lines.count {
+                        let trimmed = lines[offset].trimmingCharacters(in: .whitespaces)
+                        if trimmed.isEmpty { continue }
+                        do {
+                            out[offset] = .init(line: offset + 1, input: .success(try decoder.decode(EventInput.self, from: Data(trimmed.utf8))))
+                        } catch {
+                            out[offset] = .init(line: offset + 1, input: .failure(EventValidationError(field: "json", describe(error))))
+                        }
+                    }
                 }
             }
-            return rows
+            return rows.compactMap { $0 }
         }
 
         private func describe(_ error: any Error) -> String {
