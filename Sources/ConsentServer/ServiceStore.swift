@@ -27,17 +27,8 @@ public final class ServiceStore: Sendable {
 
     /// Opens (creating if needed) the database at `path` and applies the migrations.
     public init(path: String) throws {
-        var config = Configuration()
-        // The CLI and the server write the same file: wait for the other's commit instead of failing.
-        config.busyMode = .timeout(10)
-        config.prepareDatabase { db in
-            guard !db.configuration.readonly else { return }
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
-        pool = try DatabasePool(path: path, configuration: config)
-        try ServiceStore.migrator.migrate(pool)
         // Tokens are credentials (even hashed): readable by the owner only, like the signing key.
-        chmod(path, 0o600)
+        pool = try openDurableDatabase(path: path, migrator: ServiceStore.migrator)
     }
 
     /// Named, frozen migrations: never edit one that has shipped; add a new one.
@@ -353,4 +344,21 @@ public struct OptInKeyword: Sendable, Equatable, Codable {
         purpose = row["purpose"]
         templateHash = row["template_hash"]
     }
+}
+
+/// Opens (creating if needed) a small SQLite database of the service's own: WAL, `synchronous=FULL`
+/// (a commit is durable before it returns), a busy timeout (the CLI and the server write the same
+/// file: each waits for the other's commit instead of failing), the migrations applied, and the
+/// file readable by its owner only.
+func openDurableDatabase(path: String, migrator: DatabaseMigrator) throws -> DatabasePool {
+    var config = Configuration()
+    config.busyMode = .timeout(10)
+    config.prepareDatabase { db in
+        guard !db.configuration.readonly else { return }
+        try db.execute(sql: "PRAGMA synchronous = FULL")
+    }
+    let pool = try DatabasePool(path: path, configuration: config)
+    try migrator.migrate(pool)
+    chmod(path, 0o600)
+    return pool
 }

@@ -91,15 +91,7 @@ public final class WitnessStore: Sendable {
     private let pool: DatabasePool
 
     public init(path: String) throws {
-        var config = Configuration()
-        config.busyMode = .timeout(10)
-        config.prepareDatabase { db in
-            guard !db.configuration.readonly else { return }
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
-        pool = try DatabasePool(path: path, configuration: config)
-        try WitnessStore.migrator.migrate(pool)
-        chmod(path, 0o600)
+        pool = try openDurableDatabase(path: path, migrator: WitnessStore.migrator)
     }
 
     /// Named, frozen migrations: never edit one that has shipped; add a new one.
