@@ -7,7 +7,7 @@
 source "$(dirname "$0")/lib.bash"
 command -v curl > /dev/null || die "curl is needed"
 pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$WORK"' EXIT
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
 
 # start NAME COMMAND...: runs a server in the background, waits for its "listening on" line and
 # sets URL to it.
