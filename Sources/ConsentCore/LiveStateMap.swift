@@ -100,9 +100,16 @@ public final class LiveStateMap {
         return Array(stubs)
     }
 
-    /// Replaces stubs by their stored nodes. Throws, changing nothing for that node, when a node's
-    /// hash is not the one its parent recorded.
-    public func load(_ loaded: [(stub: Stub, node: MapNode)], hasher: some HashFunction) throws {
+    /// The root, when it is still an unloaded stub (a map nothing has walked yet).
+    public var rootStub: Stub? {
+        root != 0 && nodes[root].kind == .stub ? Stub(slot: root, id: nodes[root].id) : nil
+    }
+
+    /// Replaces stubs by their stored nodes and returns the stubs this created for their children.
+    /// Throws, changing nothing for that node, when a node's hash is not the one its parent recorded.
+    @discardableResult
+    public func load(_ loaded: [(stub: Stub, node: MapNode)], hasher: some HashFunction) throws -> [Stub] {
+        var created: [Stub] = []
         for (stub, node) in loaded {
             let current = nodes[stub.slot]
             guard current.kind == .stub, current.id == stub.id else { continue }
@@ -117,8 +124,11 @@ public final class LiveStateMap {
                 let l = leftID == 0 ? 0 : nodes.append(Node(hash: left, id: leftID, left: 0, right: 0, kind: .stub))
                 let r = rightID == 0 ? 0 : nodes.append(Node(hash: right, id: rightID, left: 0, right: 0, kind: .stub))
                 nodes[stub.slot] = Node(hash: current.hash, id: current.id, left: l, right: r, kind: .inner)
+                if l != 0 { created.append(Stub(slot: l, id: leftID)) }
+                if r != 0 { created.append(Stub(slot: r, id: rightID)) }
             }
         }
+        return created
     }
 
     /// Applies `updates` (any order; a key given twice keeps its last value) in place and returns the

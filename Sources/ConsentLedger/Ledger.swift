@@ -63,7 +63,7 @@ public actor Ledger {
     private var nextMapNodeID: MapNodeID = 1
     /// The writer's in-memory copy of the current map (loaded as batches reach its nodes), so that a
     /// batch's map update reads nothing from the store once the map is loaded.
-    private var liveMap = LiveStateMap(rootID: 0, rootHash: StateMap.emptyRoot)
+    var liveMap = LiveStateMap(rootID: 0, rootHash: StateMap.emptyRoot)
     /// The most nodes `liveMap` holds before it starts over from the stored root.
     private let liveMapLimit: Int
     /// The default bound of the writer's in-memory map: 2^25 nodes (about 2.5 GB), the whole map of

@@ -34,6 +34,10 @@ extension Ledger {
     /// answers from memory; from then on each durable commit updates it. Batches committed while it
     /// loads are applied once it is loaded. Costs about 40 bytes per state key (twice that while
     /// the table grows) and a read of the whole map; writers only. Returns the number of keys.
+    ///
+    /// A writer whose in-memory map nothing has walked yet (just opened) gets the nodes read on
+    /// the way too, checked against their parents' hashes, so that the first batches after a start
+    /// read no map nodes from the store (until a batch commits meanwhile: then that part stops).
     @discardableResult
     public func loadGateIndex(progress: (@Sendable (_ nodesRead: Int) -> Void)? = nil) async throws -> Int {
         guard isWriter else { throw LedgerError.invalidRequest("the send gate's index is kept by the log's writer only") }
@@ -43,12 +47,16 @@ extension Ledger {
         do {
             var index = StateKeyIndex(capacity: 1024)
             var level: [MapNodeID] = rootID == 0 ? [] : [rootID]
+            // The in-memory map's stubs for the nodes of this level, while it is being loaded too.
+            var stubs: [MapNodeID: LiveStateMap.Stub]? = liveMap.rootID == rootID ? liveMap.rootStub.map { [rootID: $0] } : nil
             var read = 0
             while !level.isEmpty {
                 var next: [MapNodeID] = []
+                var nextStubs: [MapNodeID: LiveStateMap.Stub] = [:]
                 for start in stride(from: 0, to: level.count, by: 65_536) {
                     let ids = Array(level[start..<min(start + 65_536, level.count)])
                     let nodes = try await store.mapNodes(ids)
+                    var loading: [(stub: LiveStateMap.Stub, node: MapNode)] = []
                     for id in ids {
                         guard let node = nodes[id] else { throw LedgerError.corrupt("state map node \(id) is missing") }
                         switch node {
@@ -57,11 +65,18 @@ extension Ledger {
                             if left != 0 { next.append(left) }
                             if right != 0 { next.append(right) }
                         }
+                        if let stub = stubs?[id] { loading.append((stub, node)) }
+                    }
+                    // A batch committed during the read has changed the map: stop loading it.
+                    if stubs != nil, mapRootID != rootID { stubs = nil }
+                    if stubs != nil {
+                        for stub in try liveMap.load(loading, hasher: hasher) { nextStubs[stub.id] = stub }
                     }
                     read += ids.count
                     progress?(read)
                 }
                 level = next
+                if stubs != nil { stubs = nextStubs }
             }
             for updates in gateIndexBacklog ?? [] {
                 for (key, value) in updates { index.set(key, index: value.index, action: value.action) }

@@ -10,6 +10,8 @@ final class FlakyStore: LedgerStore {
     let inner: SQLiteStore
     /// Commits still to let through before failing one (-1: never fail).
     let failAfter = Mutex(-1)
+    /// State-map nodes read so far.
+    let mapNodesRead = Mutex(0)
 
     init(_ inner: SQLiteStore) { self.inner = inner }
 
@@ -39,7 +41,10 @@ final class FlakyStore: LedgerStore {
     }
     func checkpoint(size: Int64) async throws -> String? { try await inner.checkpoint(size: size) }
     func entries(forSubject subjectKey: Hash) async throws -> [StoredEntry] { try await inner.entries(forSubject: subjectKey) }
-    func mapNodes(_ ids: [MapNodeID]) async throws -> [MapNodeID: MapNode] { try await inner.mapNodes(ids) }
+    func mapNodes(_ ids: [MapNodeID]) async throws -> [MapNodeID: MapNode] {
+        mapNodesRead.withLock { $0 += ids.count }
+        return try await inner.mapNodes(ids)
+    }
     func mapRoot(size: Int64) async throws -> MapNodeID? { try await inner.mapRoot(size: size) }
     func checkpoints(_ sizes: ClosedRange<Int64>) async throws -> [(size: Int64, note: String)] {
         try await inner.checkpoints(sizes)

@@ -90,4 +90,27 @@ import Testing
             #expect(gate == links.map { GateAnswer(decision: $0.decision, deciding: $0.deciding?.index) })
         }
     }
+
+    /// Loading the gate's table into a just-opened writer loads its in-memory map too: the batches
+    /// after it read no map node from the store, and the log still checks. Without it they do.
+    @Test func loadingTheTableWarmsTheWritersMap() async throws {
+        var rng = SplitMix(seed: 12)
+        let dir = TempDirectory()
+        do {
+            let ledger = try await makeLedger(dir)
+            for _ in 0..<15 { _ = try await ledger.append(try (0..<40).map { _ in try randomEvent(&rng) }) }
+        }
+        var reads: [Bool: Int] = [:]
+        for warm in [false, true] {
+            let store = FlakyStore(try SQLiteStore(directory: dir.directory))
+            let ledger = try await Ledger.open(directory: dir.directory, store: store)
+            if warm { try await ledger.loadGateIndex() }
+            store.mapNodesRead.withLock { $0 = 0 }
+            for _ in 0..<5 { _ = try await ledger.append(try (0..<40).map { _ in try randomEvent(&rng) }) }
+            reads[warm] = store.mapNodesRead.withLock { $0 }
+            _ = try await ledger.checkIntegrity()
+        }
+        #expect(reads[false]! > 0)
+        #expect(reads[true] == 0)
+    }
 }
