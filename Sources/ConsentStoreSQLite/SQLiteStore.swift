@@ -268,8 +268,13 @@ public final class SQLiteStore: LedgerStore {
         try nodes.read(ids.sorted())
     }
 
-    public func mapRoot(size: Int64) async throws -> MapNodeID? {
-        try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT node FROM map_roots WHERE size = ?", arguments: [size]) }
+    public func mapRoot(size: Int64) async throws -> MapNodeID? { try mapRootRow(size) }
+
+    /// Synchronous on purpose, like ``hashRows(_:)``: one per proof bundle.
+    private func mapRootRow(_ size: Int64) throws -> MapNodeID? {
+        try pool.read { db in
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT node FROM map_roots WHERE size = ?"), arguments: [size])
+        }
     }
 
     public func readHashes(_ indexes: [Int64]) async throws -> [Hash] {
