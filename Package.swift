@@ -23,6 +23,8 @@ let package = Package(
         // which we do not use: off, for a leaner build.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // NIOHTTPTypes (already built for Hummingbird): the interim 100 Continue (ContinueHandler).
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
     targets: [
         // The system OpenSSL (libcrypto): the only crypto stack in the package.
@@ -58,7 +60,9 @@ let package = Package(
                 "ConsentCore", "ConsentCrypto", "ConsentVerifier", "ConsentLedger", "ConsentStoreSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -2,6 +2,7 @@ import ConsentCore
 import ConsentLedger
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import NIOCore
 import Logging
 
@@ -56,6 +57,7 @@ public func buildApplication(
     let router = buildRouter(ledger: ledger, service: service, configuration: configuration)
     return Application(
         router: router,
+        server: .http1(configuration: HTTP1Channel.Configuration(additionalChannelHandlers: [ContinueHandler()])),
         configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "consent-ledger"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port) },
         logger: logger)

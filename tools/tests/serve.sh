@@ -101,13 +101,19 @@ curl -sf -D "$WORK/gate.headers" -o "$WORK/gate.csv" -H "Authorization: Bearer $
 [ "$(tail -2 "$WORK/gate.csv" | head -1)" = "13800138000,true,consented,0," ] || die "gate CSV consent row: $(tail -2 "$WORK/gate.csv")"
 tail -1 "$WORK/gate.csv" | grep -q "^not-a-number,false,invalid-number,," || die "gate CSV invalid row: $(tail -1 "$WORK/gate.csv")"
 grep -qi "^x-consent-at: " "$WORK/gate.headers" || die "gate without X-Consent-At: $(cat "$WORK/gate.headers")"
+# An upload over 1 MB: curl asks `Expect: 100-continue` and gets 100 Continue at once (not after its 1 s wait).
+python3 -c 'print("number"); [print(f"1370{i:07d}") for i in range(100000)]' > "$WORK/big.csv"
+curl -sv -o "$WORK/big.out" -H "Authorization: Bearer $bank" -H "Content-Type: text/csv" -H "Accept: text/csv" \
+    --data-binary @"$WORK/big.csv" "$URL/v1/gate" 2> "$WORK/big.err" || die "big upload"
+grep -q "^< HTTP/1.1 100 Continue" "$WORK/big.err" || die "no 100 Continue: $(grep '^[<>]' "$WORK/big.err" | head)"
+[ "$(wc -l < "$WORK/big.out")" = 100001 ] || die "big upload rows: $(wc -l < "$WORK/big.out")"
 ok
 
 # Operations: readiness, metrics for admins only, and the admin routes.
 [ "$(status GET /readyz)" = 200 ] && [ "$(json 'd["status"]')" = ready ] || die "readyz: $(cat "$WORK/body")"
 [ "$(status GET /metrics "$regulator")" = 403 ] || die "metrics for a regulator"
 [ "$(status GET /metrics "$admin")" = 200 ] || die "metrics: $(cat "$WORK/body")"
-grep -q '^consent_ledger_gate_numbers_total 20006$' "$WORK/body" || die "metrics gate count: $(grep gate "$WORK/body")"
+grep -q '^consent_ledger_gate_numbers_total 120006$' "$WORK/body" || die "metrics gate count: $(grep gate "$WORK/body")"
 grep -q '^consent_ledger_http_requests_total{method="POST",route="/v1/events",status="200"}' "$WORK/body" || die "metrics requests"
 grep -q '13800138000' "$WORK/body" && die "metrics hold a number"
 [ "$(status POST /v1/holds "$admin" '{"sender":"bank","reason":"complaint","reference":"12321-2026-0001"}')" = 201 ] || die "hold: $(cat "$WORK/body")"
