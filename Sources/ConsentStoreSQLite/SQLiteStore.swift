@@ -301,14 +301,28 @@ public final class SQLiteStore: LedgerStore {
 
     public func entries(_ range: Range<Int64>) async throws -> [StoredEntry] {
         try await pool.read { db in
-            let rows = try Row.fetchAll(
+            // A cursor read by column position, blobs copied once straight from SQLite's buffers: a
+            // page of the audit's 8,192 rows through `Row.fetchAll` and named columns cost more than
+            // checking them (each row copied, each column name lower-cased to look it up).
+            let cursor = try Row.fetchCursor(
                 db,
                 sql: """
                     SELECT e.idx, e.header, e.hashes, b.body, p.purge FROM entries e LEFT JOIN bodies b ON b.idx = e.idx
                     LEFT JOIN purged_bodies p ON p.idx = e.idx
                     WHERE e.idx >= ? AND e.idx < ? ORDER BY e.idx
                     """, arguments: [range.lowerBound, range.upperBound])
-            return rows.map(Self.storedEntry)
+            var entries: [StoredEntry] = []
+            entries.reserveCapacity(Int(clamping: min(range.upperBound - range.lowerBound, 1 << 16)))
+            func bytes(_ data: Data?) -> [UInt8]? { data.map { data in data.withUnsafeBytes { [UInt8]($0) } } }
+            while let row = try cursor.next() {
+                let header = try row.withUnsafeData(atIndex: 1) { bytes($0) } ?? []
+                let leafHash = try row.withUnsafeData(atIndex: 2) { data in data.flatMap { Hash(bytes: $0.prefix(32)) } }
+                let body = try row.withUnsafeData(atIndex: 3) { bytes($0) }
+                let purgedBy: Int64? = row[4]
+                guard let leafHash else { throw StoreError.missing("the leaf hash of entry \(row[0] as Int64)") }
+                entries.append(StoredEntry(index: row[0], header: header, leafHash: leafHash, body: body, purgedBy: purgedBy))
+            }
+            return entries
         }
     }
 
