@@ -12,6 +12,10 @@ public struct Hash: Hashable, Sendable, Comparable {
     /// Creates a hash from exactly 32 bytes; returns nil for any other length.
     public init?<Bytes: Collection>(bytes: Bytes) where Bytes.Element == UInt8 {
         guard bytes.count == Hash.byteCount else { return nil }
+        if let value = bytes.withContiguousStorageIfAvailable({ buffer in Hash { $0.copyMemory(from: UnsafeRawBufferPointer(buffer)) } }) {
+            self = value
+            return
+        }
         var value = Hash.zero
         withUnsafeMutableBytes(of: &value.words) { raw in
             for (offset, byte) in bytes.enumerated() { raw[offset] = byte }

@@ -2,6 +2,7 @@ import ConsentCore
 import ConsentLedger
 import Foundation
 import GRDB
+import GRDBSQLite
 import Synchronization
 
 /// The embedded default store: one SQLite database (WAL, `synchronous=FULL`) through GRDB.
@@ -301,26 +302,34 @@ public final class SQLiteStore: LedgerStore {
 
     public func entries(_ range: Range<Int64>) async throws -> [StoredEntry] {
         try await pool.read { db in
-            // A cursor read by column position, blobs copied once straight from SQLite's buffers: a
-            // page of the audit's 8,192 rows through `Row.fetchAll` and named columns cost more than
-            // checking them (each row copied, each column name lower-cased to look it up).
-            let cursor = try Row.fetchCursor(
-                db,
+            // A cursor whose rows are read straight from SQLite's column buffers, each blob copied
+            // once: through `Row.fetchAll` and named columns a page of the audit's 8,192 rows cost
+            // more than checking them (each row copied, each column name lower-cased to find it).
+            let statement = try db.makeStatement(
                 sql: """
                     SELECT e.idx, e.header, e.hashes, b.body, p.purge FROM entries e LEFT JOIN bodies b ON b.idx = e.idx
                     LEFT JOIN purged_bodies p ON p.idx = e.idx
                     WHERE e.idx >= ? AND e.idx < ? ORDER BY e.idx
-                    """, arguments: [range.lowerBound, range.upperBound])
+                    """)
+            let cursor = try Row.fetchCursor(statement, arguments: [range.lowerBound, range.upperBound])
+            let s = statement.sqliteStatement
+            func blob(_ column: Int32) -> [UInt8]? {
+                guard sqlite3_column_type(s, column) != SQLITE_NULL else { return nil }
+                let count = Int(sqlite3_column_bytes(s, column))
+                guard count > 0, let base = sqlite3_column_blob(s, column) else { return [] }
+                return [UInt8](UnsafeRawBufferPointer(start: base, count: count))
+            }
             var entries: [StoredEntry] = []
             entries.reserveCapacity(Int(clamping: min(range.upperBound - range.lowerBound, 1 << 16)))
-            func bytes(_ data: Data?) -> [UInt8]? { data.map { data in data.withUnsafeBytes { [UInt8]($0) } } }
-            while let row = try cursor.next() {
-                let header = try row.withUnsafeData(atIndex: 1) { bytes($0) } ?? []
-                let leafHash = try row.withUnsafeData(atIndex: 2) { data in data.flatMap { Hash(bytes: $0.prefix(32)) } }
-                let body = try row.withUnsafeData(atIndex: 3) { bytes($0) }
-                let purgedBy: Int64? = row[4]
-                guard let leafHash else { throw StoreError.missing("the leaf hash of entry \(row[0] as Int64)") }
-                entries.append(StoredEntry(index: row[0], header: header, leafHash: leafHash, body: body, purgedBy: purgedBy))
+            while try cursor.next() != nil {
+                let index = sqlite3_column_int64(s, 0)
+                let hashes = sqlite3_column_type(s, 2) == SQLITE_NULL ? 0 : Int(sqlite3_column_bytes(s, 2))
+                guard hashes >= 32, let hashBytes = sqlite3_column_blob(s, 2) else {
+                    throw StoreError.missing("the leaf hash of entry \(index)")
+                }
+                let leafHash = Hash { $0.copyMemory(from: UnsafeRawBufferPointer(start: hashBytes, count: 32)) }
+                let purgedBy: Int64? = sqlite3_column_type(s, 4) == SQLITE_NULL ? nil : sqlite3_column_int64(s, 4)
+                entries.append(StoredEntry(index: index, header: blob(1) ?? [], leafHash: leafHash, body: blob(3), purgedBy: purgedBy))
             }
             return entries
         }
