@@ -94,7 +94,12 @@ struct ByteReader {
         try need(length)
         let start = offset
         offset += length
-        let s = bytes.withUnsafeBufferPointer { String(validating: UnsafeBufferPointer(rebasing: $0[start..<start + length]), as: UTF8.self) }
+        let s = bytes.withUnsafeBufferPointer { buffer -> String? in
+            let utf8 = UnsafeBufferPointer(rebasing: buffer[start..<start + length])
+            // ASCII is valid UTF-8 and decodes to the same string: skip the generic validator.
+            if utf8.allSatisfy({ $0 < 0x80 }) { return String(decoding: utf8, as: UTF8.self) }
+            return String(validating: utf8, as: UTF8.self)
+        }
         guard let s else { throw EntryError("invalid UTF-8 at byte \(offset - length)") }
         return s
     }
