@@ -388,11 +388,13 @@ public enum StateMap {
         var nextID: MapNodeID
         var nodes: [(id: MapNodeID, node: MapNode)] = []
         var replaced: [MapNodeID] = []
+        /// Whether to collect the new nodes (a caller that only wants the root does not).
+        var recording = true
 
         mutating func add(_ node: MapNode, _ hasher: some HashFunction) -> (Hash, MapNodeID) {
             let id = nextID
             nextID += 1
-            nodes.append((id, node))
+            if recording { nodes.append((id, node)) }
             return (node.hash(hasher), id)
         }
     }

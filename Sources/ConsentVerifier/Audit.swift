@@ -579,8 +579,8 @@ struct Replay {
                 throw fail("commit entry counts \(c.eventCount) events, the batch has \(batchEvents)")
             }
             if audit.options.recomputeMap {
-                let update = try map.update(pending, nextID: nextMapID, hasher: hasher)
-                nextMapID += MapNodeID(update.nodes.count)
+                let update = try map.updateRoot(pending, nextID: nextMapID, hasher: hasher)
+                nextMapID = update.nextID
                 guard update.root == c.stateRoot else { throw fail("state root does not match the replayed state map") }
                 report.stateRoots += 1
             }
