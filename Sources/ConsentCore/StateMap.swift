@@ -362,8 +362,9 @@ public enum StateMap {
     /// The updates sorted by key, each key once with its last value.
     static func latestSorted(_ updates: [(key: Hash, value: MapValue)]) -> [(key: Hash, value: MapValue)] {
         var latest: [Hash: MapValue] = [:]
+        latest.reserveCapacity(updates.count)
         for u in updates { latest[u.key] = u.value }
-        return latest.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }
+        return latest.sorted { $0.key < $1.key }
     }
 
     /// The updates reaching an existing leaf, plus that leaf's own entry unless an update replaces it, sorted.

@@ -591,9 +591,12 @@ struct Replay {
             stateRoot = c.stateRoot
             report.commits += 1
         }
-        let completed = frontier.append(leafHash: leaf, hasher: hasher)
-        // Every 256^k leaves complete a subtree whose hash is a hash of a level-k tile (k ≥ 1).
-        if completed.count > TileID.height {
+        // Every 256^k leaves complete a subtree whose hash is a hash of a level-k tile (k ≥ 1); the
+        // other 255 of 256 appends need none of the hashes they store (and no array of them).
+        if (frontier.size + 1).trailingZeroBitCount < TileID.height {
+            frontier.appendLeaf(leaf, hasher: hasher)
+        } else {
+            let completed = frontier.append(leafHash: leaf, hasher: hasher)
             for level in stride(from: TileID.height, to: completed.count, by: TileID.height) {
                 let subtree = (index + 1) >> Int64(level) - 1
                 tileHashes.append((Merkle.storedHashIndex(level: level, index: subtree), completed[level]))
