@@ -51,7 +51,11 @@ let package = Package(
         // The embedded default store: SQLite through GRDB.
         .target(
             name: "ConsentStoreSQLite",
-            dependencies: ["ConsentCore", "ConsentLedger", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "ConsentCore", "ConsentLedger", .product(name: "GRDB", package: "GRDB.swift"),
+                // The SQLite C API GRDB links, for reading the audit's pages of entries column by column.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
         ),
         // The HTTP service for senders and regulators (Hummingbird 2): routes, roles, tokens, ports.
         .target(

@@ -42,15 +42,47 @@ struct ByteReader {
     var isAtEnd: Bool { offset == bytes.count }
 
     mutating func take(_ count: Int) throws -> ArraySlice<UInt8> {
-        guard count >= 0, bytes.count - offset >= count else { throw EntryError("truncated at byte \(offset)") }
+        try need(count)
         defer { offset += count }
         return bytes[offset..<offset + count]
     }
-    mutating func u8() throws -> UInt8 { try take(1).first! }
-    mutating func u16() throws -> UInt16 { try take(2).reduce(0) { $0 << 8 | UInt16($1) } }
-    mutating func u32() throws -> UInt32 { try take(4).reduce(0) { $0 << 8 | UInt32($1) } }
-    mutating func i64() throws -> Int64 { Int64(bitPattern: try take(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }) }
-    mutating func hash() throws -> Hash { Hash(bytes: try take(32))! }
+    /// Throws unless `count` more bytes follow. The fixed-size reads below index the array directly:
+    /// decoding runs once per entry in an audit, where slices and `reduce` cost more than the hashing.
+    @inline(__always) func need(_ count: Int) throws {
+        guard count >= 0, bytes.count - offset >= count else { throw EntryError("truncated at byte \(offset)") }
+    }
+    mutating func u8() throws -> UInt8 {
+        try need(1)
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+    mutating func u16() throws -> UInt16 {
+        try need(2)
+        defer { offset += 2 }
+        return UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1])
+    }
+    mutating func u32() throws -> UInt32 {
+        try need(4)
+        defer { offset += 4 }
+        return bytes.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
+    }
+    mutating func i64() throws -> Int64 {
+        try need(8)
+        defer { offset += 8 }
+        return bytes.withUnsafeBytes { Int64(bitPattern: UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self))) }
+    }
+    mutating func hash() throws -> Hash {
+        try need(32)
+        defer { offset += 32 }
+        return bytes.withUnsafeBytes { raw in
+            Hash { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[offset..<offset + 32])) }
+        }
+    }
+    /// Skips `count` bytes.
+    mutating func skip(_ count: Int) throws {
+        try need(count)
+        offset += count
+    }
     mutating func optionalHash() throws -> Hash? {
         switch try u8() {
         case 0: return nil
@@ -59,8 +91,16 @@ struct ByteReader {
         }
     }
     mutating func string(length: Int) throws -> String {
-        let slice = try take(length)
-        guard let s = String(validating: slice, as: UTF8.self) else { throw EntryError("invalid UTF-8 at byte \(offset - length)") }
+        try need(length)
+        let start = offset
+        offset += length
+        let s = bytes.withUnsafeBufferPointer { buffer -> String? in
+            let utf8 = UnsafeBufferPointer(rebasing: buffer[start..<start + length])
+            // ASCII is valid UTF-8 and decodes to the same string: skip the generic validator.
+            if utf8.allSatisfy({ $0 < 0x80 }) { return String(decoding: utf8, as: UTF8.self) }
+            return String(validating: utf8, as: UTF8.self)
+        }
+        guard let s else { throw EntryError("invalid UTF-8 at byte \(offset - length)") }
         return s
     }
     mutating func shortString() throws -> String { try string(length: Int(try u8())) }

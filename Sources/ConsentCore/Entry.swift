@@ -359,6 +359,29 @@ public struct ConsentBody: Equatable, Sendable {
         return w.bytes
     }
 
+    /// What opens the header's subject key: the pepper and the number of a body, with every check
+    /// ``init(decoding:)`` makes (it throws exactly when that does) but without building the salt and
+    /// the evidence, which an audit does not keep.
+    public static func opening(_ bytes: [UInt8]) throws -> (pepper: Hash, subject: String) {
+        var r = ByteReader(bytes)
+        let version = try r.u8()
+        guard version == 1 else { throw EntryError("unsupported body version \(version)") }
+        try r.skip(16)
+        let pepper = try r.hash()
+        let subject = try r.shortString()
+        let count = Int(try r.u8())
+        var last: UInt8 = 0
+        for _ in 0..<count {
+            let tag = try r.u8()
+            guard EvidenceField(rawValue: tag) != nil else { throw EntryError("unknown evidence field \(tag)") }
+            guard tag > last else { throw EntryError("evidence fields out of order or repeated") }
+            last = tag
+            _ = try r.longString()
+        }
+        try r.finish()
+        return (pepper, subject)
+    }
+
     /// Decodes a body, rejecting anything the encoder would not produce.
     public init(decoding bytes: [UInt8]) throws {
         var r = ByteReader(bytes)

@@ -12,6 +12,10 @@ public struct Hash: Hashable, Sendable, Comparable {
     /// Creates a hash from exactly 32 bytes; returns nil for any other length.
     public init?<Bytes: Collection>(bytes: Bytes) where Bytes.Element == UInt8 {
         guard bytes.count == Hash.byteCount else { return nil }
+        if let value = bytes.withContiguousStorageIfAvailable({ buffer in Hash { $0.copyMemory(from: UnsafeRawBufferPointer(buffer)) } }) {
+            self = value
+            return
+        }
         var value = Hash.zero
         withUnsafeMutableBytes(of: &value.words) { raw in
             for (offset, byte) in bytes.enumerated() { raw[offset] = byte }
@@ -64,10 +68,52 @@ public struct Hash: Hashable, Sendable, Comparable {
         hasher.combine(words.3)
     }
 
+    /// What `Dictionary` and `Set` call: a keyed universal hash instead of SipHash over 32 bytes,
+    /// which dominated the audit's sequential phase (one to several table operations per entry).
+    /// Vector multiply-shift (Dietzfelbinger) over the eight 32-bit halves with per-process random
+    /// multipliers, so inputs chosen to collide (a forged log's idempotency key hashes, a client's
+    /// template hash) collide no more often than random ones; then a 64-bit finaliser that mixes in
+    /// the table's per-instance `seed`, so that tables of different sizes do not order keys alike.
+    /// (`hash(into:)` above still feeds the whole value to `Hasher` for composite keys.)
+    public func _rawHashValue(seed: Int) -> Int {
+        let k = HashTableKeys.shared
+        var h = k.8 ^ UInt64(UInt(bitPattern: seed))
+        h &+= k.0 &* (words.0 & 0xffff_ffff) &+ k.1 &* (words.0 >> 32)
+        h &+= k.2 &* (words.1 & 0xffff_ffff) &+ k.3 &* (words.1 >> 32)
+        h &+= k.4 &* (words.2 & 0xffff_ffff) &+ k.5 &* (words.2 >> 32)
+        h &+= k.6 &* (words.3 & 0xffff_ffff) &+ k.7 &* (words.3 >> 32)
+        h ^= h >> 33
+        h &*= 0xff51_afd7_ed55_8ccd
+        h ^= h >> 33
+        h &*= 0xc4ce_b9fe_1a85_ec53
+        h ^= h >> 33
+        return Int(truncatingIfNeeded: h)
+    }
+
     /// Byte-wise lexicographic order.
     public static func < (lhs: Hash, rhs: Hash) -> Bool {
-        lhs.withUnsafeBytes { l in rhs.withUnsafeBytes { r in l.lexicographicallyPrecedes(r) } }
+        // A word read from memory compares like its eight bytes once in big-endian order.
+        let l = (lhs.words.0.bigEndian, lhs.words.1.bigEndian, lhs.words.2.bigEndian, lhs.words.3.bigEndian)
+        let r = (rhs.words.0.bigEndian, rhs.words.1.bigEndian, rhs.words.2.bigEndian, rhs.words.3.bigEndian)
+        if l.0 != r.0 { return l.0 < r.0 }
+        if l.1 != r.1 { return l.1 < r.1 }
+        if l.2 != r.2 { return l.2 < r.2 }
+        return l.3 < r.3
     }
+}
+
+/// The random multipliers of ``Hash/_rawHashValue(seed:)``, drawn once per process from `Hasher`
+/// (so `SWIFT_DETERMINISTIC_HASHING` makes them deterministic too).
+enum HashTableKeys {
+    static let shared: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = {
+        func draw(_ i: Int) -> UInt64 {
+            var hasher = Hasher()
+            hasher.combine(0x636f_6e73_656e_7448 as UInt64)
+            hasher.combine(i)
+            return UInt64(UInt(bitPattern: hasher.finalize()))
+        }
+        return (draw(0), draw(1), draw(2), draw(3), draw(4), draw(5), draw(6), draw(7), draw(8))
+    }()
 }
 
 extension Hash: CustomStringConvertible {

@@ -143,6 +143,20 @@ public final class LiveStateMap {
         return MapUpdate(root: rootHash, rootID: rootID, nodes: writer.nodes, replaced: writer.replaced)
     }
 
+    /// ``update(_:nextID:hasher:)`` for a caller that needs only the new root (an audit recomputing
+    /// state roots): the same nodes are built, numbered and hashed, but not collected, which cost
+    /// more than hashing them. Returns the new root and the next unused identifier.
+    public func updateRoot(
+        _ updates: [(key: Hash, value: MapValue)], nextID: MapNodeID, hasher: some HashFunction
+    ) throws -> (root: Hash, nextID: MapNodeID) {
+        let sorted = StateMap.latestSorted(updates)
+        if sorted.isEmpty { return (rootHash, nextID) }
+        var writer = StateMap.NodeWriter(nextID: nextID)
+        writer.recording = false
+        root = try apply(sorted[...], depth: 0, slot: root, hasher: hasher, writer: &writer)
+        return (rootHash, writer.nextID)
+    }
+
     private func apply(
         _ updates: ArraySlice<(key: Hash, value: MapValue)>, depth: Int, slot: Int32, hasher: some HashFunction,
         writer: inout StateMap.NodeWriter

@@ -40,6 +40,14 @@ public struct MerkleFrontier: Equatable, Sendable {
         return stored
     }
 
+    /// ``append(leafHash:hasher:)`` for a caller that does not want the stored hashes: no array.
+    public mutating func appendLeaf(_ leafHash: Hash, hasher: some HashFunction) {
+        var h = leafHash
+        for _ in 0..<(size + 1).trailingZeroBitCount { h = hasher.nodeHash(peaks.removeLast(), h) }
+        peaks.append(h)
+        size += 1
+    }
+
     /// The RFC 9162 root hash (the empty tree's is H of the empty string).
     public func root(hasher: some HashFunction) -> Hash {
         guard var h = peaks.last else { return hasher.hash([]) }

@@ -64,6 +64,11 @@ public struct RetentionTracker: Sendable {
     /// The holds placed and later released, by placing index.
     public var releasedHolds: Set<Int64> { released }
 
+    /// Makes room for `count` more consent events (a replay that knows how many entries follow).
+    public mutating func reserveCapacity(events count: Int) {
+        events.reserveCapacity(events.count + count)
+    }
+
     /// Notes whether `index`'s body is in the store now (an auditor re-reading a body a later purge named).
     public mutating func setStored(_ index: Int64, _ stored: Bool) {
         events[index]?.stored = stored
@@ -73,6 +78,16 @@ public struct RetentionTracker: Sendable {
     public mutating func consent(_ index: Int64, _ header: ConsentHeader, stateKey: Hash, stored: Bool) {
         if let previous = latestOfKey[stateKey] { events[previous]?.supersededAt = header.recordedAt }
         latestOfKey[stateKey] = index
+        events[index] = Event(
+            action: header.action, recordedAt: header.recordedAt, subjectKey: header.subjectKey, sender: header.sender,
+            supersededAt: nil, stored: stored, purgedBy: nil)
+    }
+
+    /// Records consent event `index`, which supersedes consent event `previous` (the latest earlier
+    /// event of its state key, which the caller tracks: an audit's replay has it already), or none.
+    /// A tracker fed this way does not track keys itself: use one form of `consent` per tracker.
+    public mutating func consent(_ index: Int64, _ header: ConsentHeader, superseding previous: Int64?, stored: Bool) {
+        if let previous { events[previous]?.supersededAt = header.recordedAt }
         events[index] = Event(
             action: header.action, recordedAt: header.recordedAt, subjectKey: header.subjectKey, sender: header.sender,
             supersededAt: nil, stored: stored, purgedBy: nil)

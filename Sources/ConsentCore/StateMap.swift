@@ -207,7 +207,42 @@ public enum StateMap {
     /// where the scope is 0x00 (global), 0x01 ‖ sender, or 0x02 ‖ sender ‖ port ‖ purpose (short strings,
     /// empty when absent).
     public static func stateKey(subjectKey: Hash, sender: String, scope: Scope, hasher: some HashFunction) -> Hash {
-        stateKey(subjectKey: subjectKey, scopeBytes: scopeBytes(sender: sender, scope: scope), hasher: hasher)
+        // The same bytes as ``scopeBytes(sender:scope:)``, written into one buffer on the stack: this
+        // runs once per event in an audit.
+        withUnsafeTemporaryAllocation(byteCount: stateKeyPrefix.count + 32 + 1 + 3 * 256, alignment: 8) { buffer in
+            var n = 0
+            func put(_ bytes: UnsafeRawBufferPointer) {
+                UnsafeMutableRawBufferPointer(rebasing: buffer[n..<n + bytes.count]).copyMemory(from: bytes)
+                n += bytes.count
+            }
+            func short(_ s: String) {
+                var s = s
+                s.withUTF8 { utf8 in
+                    precondition(utf8.count <= 255, "short string over 255 bytes")
+                    buffer[n] = UInt8(utf8.count)
+                    n += 1
+                    put(UnsafeRawBufferPointer(utf8))
+                }
+            }
+            stateKeyPrefix.withUnsafeBytes { put($0) }
+            subjectKey.withUnsafeBytes { put($0) }
+            switch scope {
+            case .global:
+                buffer[n] = 0
+                n += 1
+            case .sender:
+                buffer[n] = 1
+                n += 1
+                short(sender)
+            case .narrowed(let port, let purpose):
+                buffer[n] = 2
+                n += 1
+                short(sender)
+                short(port ?? "")
+                short(purpose ?? "")
+            }
+            return hasher.hash(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        }
     }
 
     /// The part of a state key's input after the subject key: the encoded scope. The same for every
@@ -327,8 +362,9 @@ public enum StateMap {
     /// The updates sorted by key, each key once with its last value.
     static func latestSorted(_ updates: [(key: Hash, value: MapValue)]) -> [(key: Hash, value: MapValue)] {
         var latest: [Hash: MapValue] = [:]
+        latest.reserveCapacity(updates.count)
         for u in updates { latest[u.key] = u.value }
-        return latest.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }
+        return latest.sorted { $0.key < $1.key }
     }
 
     /// The updates reaching an existing leaf, plus that leaf's own entry unless an update replaces it, sorted.
@@ -353,11 +389,13 @@ public enum StateMap {
         var nextID: MapNodeID
         var nodes: [(id: MapNodeID, node: MapNode)] = []
         var replaced: [MapNodeID] = []
+        /// Whether to collect the new nodes (a caller that only wants the root does not).
+        var recording = true
 
         mutating func add(_ node: MapNode, _ hasher: some HashFunction) -> (Hash, MapNodeID) {
             let id = nextID
             nextID += 1
-            nodes.append((id, node))
+            if recording { nodes.append((id, node)) }
             return (node.hash(hasher), id)
         }
     }

@@ -2,6 +2,7 @@ import ConsentCore
 import ConsentLedger
 import Foundation
 import GRDB
+import GRDBSQLite
 import Synchronization
 
 /// The embedded default store: one SQLite database (WAL, `synchronous=FULL`) through GRDB.
@@ -306,14 +307,45 @@ public final class SQLiteStore: LedgerStore {
 
     public func entries(_ range: Range<Int64>) async throws -> [StoredEntry] {
         try await pool.read { db in
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT e.idx, e.header, e.hashes, b.body, p.purge FROM entries e LEFT JOIN bodies b ON b.idx = e.idx
-                    LEFT JOIN purged_bodies p ON p.idx = e.idx
-                    WHERE e.idx >= ? AND e.idx < ? ORDER BY e.idx
-                    """, arguments: [range.lowerBound, range.upperBound])
-            return rows.map(Self.storedEntry)
+            // Cursors whose rows are read straight from SQLite's column buffers, each blob copied
+            // once: through `Row.fetchAll` and named columns a page of the audit's 8,192 rows cost
+            // more than checking them (each row copied, each column name lower-cased to find it).
+            // The bodies and purge records of the range are scanned alongside the entries and merged
+            // by index (what the LEFT JOINs did with one B-tree search per row and table).
+            let entryStatement = try db.makeStatement(
+                sql: "SELECT idx, header, hashes FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx")
+            let bodyStatement = try db.makeStatement(sql: "SELECT idx, body FROM bodies WHERE idx >= ? AND idx < ? ORDER BY idx")
+            let bounds: StatementArguments = [range.lowerBound, range.upperBound]
+            var purges: [Int64: Int64] = [:]
+            let purgeCursor = try Row.fetchCursor(
+                db, sql: "SELECT idx, purge FROM purged_bodies WHERE idx >= ? AND idx < ?", arguments: bounds)
+            while let row = try purgeCursor.next() { purges[row[0]] = row[1] }
+            let entryCursor = try Row.fetchCursor(entryStatement, arguments: bounds)
+            let bodyCursor = try Row.fetchCursor(bodyStatement, arguments: bounds)
+            let e = entryStatement.sqliteStatement
+            let b = bodyStatement.sqliteStatement
+            func blob(_ s: SQLiteStatement, _ column: Int32) -> [UInt8]? {
+                guard sqlite3_column_type(s, column) != SQLITE_NULL else { return nil }
+                let count = Int(sqlite3_column_bytes(s, column))
+                guard count > 0, let base = sqlite3_column_blob(s, column) else { return [] }
+                return [UInt8](UnsafeRawBufferPointer(start: base, count: count))
+            }
+            func nextBody() throws -> Int64? { try bodyCursor.next() != nil ? sqlite3_column_int64(b, 0) : nil }
+            var bodyIndex = try nextBody()
+            var entries: [StoredEntry] = []
+            entries.reserveCapacity(Int(clamping: min(range.upperBound - range.lowerBound, 1 << 16)))
+            while try entryCursor.next() != nil {
+                let index = sqlite3_column_int64(e, 0)
+                let hashes = sqlite3_column_type(e, 2) == SQLITE_NULL ? 0 : Int(sqlite3_column_bytes(e, 2))
+                guard hashes >= 32, let hashBytes = sqlite3_column_blob(e, 2) else {
+                    throw StoreError.missing("the leaf hash of entry \(index)")
+                }
+                let leafHash = Hash { $0.copyMemory(from: UnsafeRawBufferPointer(start: hashBytes, count: 32)) }
+                while let at = bodyIndex, at < index { bodyIndex = try nextBody() }
+                let body = bodyIndex == index ? blob(b, 1) : nil
+                entries.append(StoredEntry(index: index, header: blob(e, 1) ?? [], leafHash: leafHash, body: body, purgedBy: purges[index]))
+            }
+            return entries
         }
     }
 

@@ -242,8 +242,14 @@ public struct LogAudit {
 
     /// H("consent-ledger/audit/number/v1" ‖ 0x00 ‖ number): how the state file names a number.
     static func numberKey(_ e164: String, hasher: some HashFunction) -> Hash {
-        hasher.hash(Array("consent-ledger/audit/number/v1".utf8) + [0] + Array(e164.utf8))
+        hasher.begin()
+        numberKeyPrefix.withUnsafeBytes { hasher.update($0) }
+        var e164 = e164
+        e164.withUTF8 { hasher.update(UnsafeRawBufferPointer($0)) }
+        return hasher.finish()
     }
+
+    static let numberKeyPrefix = Array("consent-ledger/audit/number/v1".utf8) + [0]
 }
 
 /// The replay's working state.
@@ -258,8 +264,11 @@ struct Replay {
     var lastBatchTime: Milliseconds?
     var batchTime: Milliseconds?
     var batchEvents: UInt32 = 0
-    var pending: [Hash: MapValue] = [:]
+    /// Every state key's latest event, the open batch's included: one table operation per event
+    /// finds the key's previous event and records this one.
     var latest: [Hash: MapValue] = [:]
+    /// The open batch's events (key, value) in order, for the state map (only with `recomputeMap`).
+    var pending: [(key: Hash, value: MapValue)] = []
     var stateRoot = Hash.zero
     var map = LiveStateMap(rootID: 0, rootHash: .zero)
     var nextMapID: MapNodeID = 1
@@ -297,17 +306,24 @@ struct Replay {
             try checkCheckpoint(size: size, note: note)
         }
         var next = start
+        // Nearly every entry is a consent event: grow the largest table once, not by rehashing.
+        retention.reserveCapacity(events: Int(clamping: target - start))
         let pageSize = audit.options.pageSize
-        // Pages are fetched one ahead, while the previous one is checked.
-        func fetch(_ from: Int64) async throws -> [AuditEntry] {
-            from < target ? try await source.entries(from..<min(from + pageSize, target)) : []
+        // Pages are fetched and prepared (decoded, hashed) one ahead, while the previous one is
+        // checked: the sequential checks overlap the parallel work of the next page.
+        let suite = audit.suite
+        let threads = audit.options.threads
+        func fetch(_ from: Int64) async throws -> (entries: [AuditEntry], prepared: [PreparedEntry]) {
+            guard from < target else { return ([], []) }
+            let entries = try await source.entries(from..<min(from + pageSize, target))
+            return (entries, Replay.prepare(entries, suite: suite, threads: threads))
         }
         var page = try await fetch(next)
         while next < target {
             let end = min(next + pageSize, target)
             async let following = fetch(end)
             let checkpoints = try await source.checkpoints((next + 1)...end)
-            try check(page: page, from: next, to: end, checkpoints: checkpoints)
+            try check(page: page.entries, prepared: page.prepared, from: next, to: end, checkpoints: checkpoints)
             try await checkServedHashes(source: source)
             next = end
             progress?(next, target)
@@ -440,10 +456,9 @@ struct Replay {
     }
 
     /// Decodes and hashes a page on `threads` threads.
-    func prepare(_ page: [AuditEntry]) -> [PreparedEntry] {
-        let suite = audit.suite
+    static func prepare(_ page: [AuditEntry], suite: Suite, threads: Int) -> [PreparedEntry] {
         guard !page.isEmpty else { return [] }
-        let threads = min(audit.options.threads, max(1, page.count / 64))
+        let threads = min(threads, max(1, page.count / 64))
         return [PreparedEntry](unsafeUninitializedCapacity: page.count) { buffer, count in
             nonisolated(unsafe) let base = buffer.baseAddress!
             let chunk = (page.count + threads - 1) / threads
@@ -476,7 +491,7 @@ struct Replay {
                 p.bodyProblem = "body does not match its hash"
                 return p
             }
-            guard let decoded = try? ConsentBody(decoding: body),
+            guard let decoded = try? ConsentBody.opening(body),
                 Derivation.subjectKey(pepper: decoded.pepper, e164: decoded.subject, hasher: hasher) == h.subjectKey
             else {
                 p.bodyProblem = "body does not open the header's subject key"
@@ -489,15 +504,15 @@ struct Replay {
     }
 
     /// Checks one page of entries `from..<to` in order.
-    mutating func check(page: [AuditEntry], from: Int64, to: Int64, checkpoints: [(size: Int64, note: String)]) throws {
-        let prepared = prepare(page)
+    mutating func check(
+        page: [AuditEntry], prepared: [PreparedEntry], from: Int64, to: Int64, checkpoints: [(size: Int64, note: String)]
+    ) throws {
         var checkpoints = checkpoints[...]
-        for (offset, entry) in page.enumerated() {
+        for offset in page.indices {
             let index = frontier.size
-            guard entry.index == index else { throw AuditProblem(index, "missing (the source's next entry is \(entry.index))") }
-            let p = prepared[offset]
-            if let problem = p.problem { throw AuditProblem(index, problem) }
-            try apply(entry, p, index: index)
+            guard page[offset].index == index else { throw AuditProblem(index, "missing (the source's next entry is \(page[offset].index))") }
+            if let problem = prepared[offset].problem { throw AuditProblem(index, problem) }
+            try apply(page[offset].body, prepared[offset], index: index)
             while let next = checkpoints.first, next.size <= frontier.size {
                 checkpoints.removeFirst()
                 if next.size == frontier.size { try checkCheckpoint(size: next.size, note: next.note) }
@@ -507,7 +522,7 @@ struct Replay {
     }
 
     /// The sequential checks of one entry.
-    mutating func apply(_ entry: AuditEntry, _ p: PreparedEntry, index: Int64) throws {
+    mutating func apply(_ body: AuditBody, _ p: PreparedEntry, index: Int64) throws {
         let header = p.header!
         let leaf = p.leaf
         func fail(_ message: String) -> AuditProblem { AuditProblem(index, message) }
@@ -517,21 +532,20 @@ struct Replay {
         if batchTime == nil, let lastBatchTime, header.recordedAt <= lastBatchTime {
             throw fail("a new batch must be recorded strictly later than the previous one")
         }
-        if case .consent = header {} else if case .present = entry.body {
+        if case .consent = header {} else if case .present = body {
             throw fail("has a body, but only consent events have one")
         }
         switch header {
         case .consent(let h):
             if let problem = p.bodyProblem { throw fail(problem) }
             var stored = false
-            switch entry.body {
+            switch body {
             case .present:
                 if let number = p.numberKey {
                     // One number, one subject key: a second pepper would hide events from lookups by number.
-                    if let known = peppers[number], known != p.pepper {
+                    if let known = peppers.updateValue(p.pepper, forKey: number), known != p.pepper {
                         throw fail("the number has a different pepper than in earlier entries")
                     }
-                    peppers[number] = p.pepper
                 }
                 stored = true
                 report.bodies += 1
@@ -543,10 +557,12 @@ struct Replay {
             if let key = h.idempotencyKeyHash {
                 guard idempotency.insert(key).inserted else { throw fail("its idempotency key hash is already used by an earlier event") }
             }
-            let expected = (pending[p.stateKey] ?? latest[p.stateKey]).map { KeyLink(index: $0.index, leafHash: $0.leafHash) }
+            let value = MapValue(index: index, action: h.action, leafHash: leaf)
+            let previousOfKey = latest.updateValue(value, forKey: p.stateKey)
+            let expected = previousOfKey.map { KeyLink(index: $0.index, leafHash: $0.leafHash) }
             guard h.keyPredecessor == expected else { throw fail("link to the previous event of its state key is wrong") }
-            pending[p.stateKey] = MapValue(index: index, action: h.action, leafHash: leaf)
-            retention.consent(index, h, stateKey: p.stateKey, stored: stored)
+            if audit.options.recomputeMap { pending.append((p.stateKey, value)) }
+            retention.consent(index, h, superseding: previousOfKey?.index, stored: stored)
             batchEvents += 1
             report.events += 1
             batchTime = h.recordedAt
@@ -563,22 +579,24 @@ struct Replay {
                 throw fail("commit entry counts \(c.eventCount) events, the batch has \(batchEvents)")
             }
             if audit.options.recomputeMap {
-                let update = try map.update(pending.map { ($0.key, $0.value) }, nextID: nextMapID, hasher: hasher)
-                nextMapID += MapNodeID(update.nodes.count)
+                let update = try map.updateRoot(pending, nextID: nextMapID, hasher: hasher)
+                nextMapID = update.nextID
                 guard update.root == c.stateRoot else { throw fail("state root does not match the replayed state map") }
                 report.stateRoots += 1
             }
-            latest.merge(pending) { _, new in new }
-            pending = [:]
+            pending.removeAll(keepingCapacity: true)
             batchEvents = 0
             batchTime = nil
             lastBatchTime = c.recordedAt
             stateRoot = c.stateRoot
             report.commits += 1
         }
-        let completed = frontier.append(leafHash: leaf, hasher: hasher)
-        // Every 256^k leaves complete a subtree whose hash is a hash of a level-k tile (k ≥ 1).
-        if completed.count > TileID.height {
+        // Every 256^k leaves complete a subtree whose hash is a hash of a level-k tile (k ≥ 1); the
+        // other 255 of 256 appends need none of the hashes they store (and no array of them).
+        if (frontier.size + 1).trailingZeroBitCount < TileID.height {
+            frontier.appendLeaf(leaf, hasher: hasher)
+        } else {
+            let completed = frontier.append(leafHash: leaf, hasher: hasher)
             for level in stride(from: TileID.height, to: completed.count, by: TileID.height) {
                 let subtree = (index + 1) >> Int64(level) - 1
                 tileHashes.append((Merkle.storedHashIndex(level: level, index: subtree), completed[level]))
@@ -593,7 +611,7 @@ struct Replay {
     /// entry names is gone.
     mutating func checkBodiesAccounted(source: some AuditSource, start: Int64) async throws {
         // Bodies of earlier runs' events that this run's purges named: read them again.
-        let renamed = retention.events.filter { $0.key < start && $0.value.purgedBy.map { $0 >= start } == true && $0.value.stored }
+        let renamed = start == 0 ? [:] : retention.events.filter { $0.key < start && $0.value.purgedBy.map { $0 >= start } == true && $0.value.stored }
         if !renamed.isEmpty {
             let bodies = try await source.bodies(at: renamed.keys.sorted())
             for index in renamed.keys {
@@ -606,15 +624,26 @@ struct Replay {
                 }
             }
         }
-        for (index, event) in retention.events.filter({ $0.key >= start || renamed[$0.key] != nil }).sorted(by: { $0.key < $1.key }) {
-            if event.stored, let purge = event.purgedBy { throw AuditProblem(index, "body still stored after purge entry \(purge)") }
-            if !event.stored, event.purgedBy == nil { throw AuditProblem(index, "body missing, and no purge entry names it") }
-            if let purge = event.purgedBy {
-                if let said = sourcePurges[index], let said, said != purge {
-                    throw AuditProblem(index, "the source says purge entry \(said) took the body, but entry \(purge) names it")
-                }
-                report.purgedBodies += 1
+        // The first event (by index) with a problem is reported; purged bodies before it are counted.
+        // One pass over the events in table order instead of sorting them all.
+        func problem(_ index: Int64, _ event: RetentionTracker.Event) -> String? {
+            if event.stored, let purge = event.purgedBy { return "body still stored after purge entry \(purge)" }
+            if !event.stored, event.purgedBy == nil { return "body missing, and no purge entry names it" }
+            if let purge = event.purgedBy, let said = sourcePurges[index], let said, said != purge {
+                return "the source says purge entry \(said) took the body, but entry \(purge) names it"
+            }
+            return nil
+        }
+        var first: (index: Int64, problem: String)?
+        var purged: [Int64] = []
+        for (index, event) in retention.events where index >= start || (!renamed.isEmpty && renamed[index] != nil) {
+            if let found = problem(index, event) {
+                if first.map({ index < $0.index }) ?? true { first = (index, found) }
+            } else if event.purgedBy != nil {
+                purged.append(index)
             }
         }
+        report.purgedBodies += Int64(first.map { bad in purged.count(where: { $0 < bad.index }) } ?? purged.count)
+        if let first { throw AuditProblem(first.index, first.problem) }
     }
 }
