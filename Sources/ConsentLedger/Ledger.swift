@@ -428,14 +428,8 @@ public actor Ledger {
     /// own MAC and hash contexts (which are not thread-safe); below that on this thread. `body` must
     /// write only to its own range of any shared output.
     func withKeyContexts(count: Int, _ body: (Range<Int>, HMAC, Digest) -> Void) {
-        guard count >= 2048 else { return body(0..<count, pepperMAC, hasher) }
         nonisolated(unsafe) let contexts = [(pepperMAC, hasher), (secondMAC, secondHasher)]
-        nonisolated(unsafe) let body = body
-        let half = count / 2
-        DispatchQueue.concurrentPerform(iterations: 2) { part in
-            let (mac, hasher) = contexts[part]
-            body(part == 0 ? 0..<half : half..<count, mac, hasher)
-        }
+        onTwoThreads(count: count, minimum: 2048) { part, range in body(range, contexts[part].0, contexts[part].1) }
     }
 
     /// Updates the state map, appends the commit entry, signs the checkpoint, commits durably and

@@ -75,12 +75,11 @@ extension ConsentRoutes {
         if csvIn {
             scope = try GateScope(sender: request.query("sender"), port: request.query("port"), purpose: request.query("purpose"), context: context)
             if csvOut { return try await streamedGate(request.body, scope: scope) }
-            var reader = NumberListReader()
-            for try await buffer in request.body {
-                numbers += buffer.withUnsafeReadableBytes { reader.read($0) }
+            let chunks = NumberChunks(request.body, size: Self.gateChunk)
+            while let chunk = try await chunks.next() {
+                numbers += chunk
                 try checkGateCount(numbers.count)
             }
-            numbers += reader.finish()
         } else {
             let body = try await request.collectBody(upTo: configuration.maxRequestBytes)
             let parsed: GateRequest
@@ -175,18 +174,17 @@ extension ConsentRoutes {
 
     /// CSV rows of `verdicts`, in order; two threads from 4,096 rows on.
     static func csvRows(_ verdicts: ArraySlice<GateVerdict>) -> [UInt8] {
-        guard verdicts.count >= 4096 else {
-            var out: [UInt8] = []
-            out.reserveCapacity(verdicts.count * 32)
-            for verdict in verdicts { writeCSVRow(verdict, to: &out) }
-            return out
-        }
-        let middle = verdicts.startIndex + verdicts.count / 2
-        let halves = [verdicts[..<middle], verdicts[middle...]]
-        nonisolated(unsafe) var parts: [[UInt8]] = [[], []]
+        var parts: [[UInt8]] = [[], []]
         parts.withUnsafeMutableBufferPointer { parts in
             nonisolated(unsafe) let parts = parts
-            DispatchQueue.concurrentPerform(iterations: 2) { i in parts[i] = csvRows(halves[i]) }
+            onTwoThreads(count: verdicts.count, minimum: 4096) { part, range in
+                var out: [UInt8] = []
+                out.reserveCapacity(range.count * 32)
+                for verdict in verdicts[(verdicts.startIndex + range.lowerBound)..<(verdicts.startIndex + range.upperBound)] {
+                    writeCSVRow(verdict, to: &out)
+                }
+                parts[part] = out
+            }
         }
         return parts[0] + parts[1]
     }
@@ -197,11 +195,8 @@ extension ConsentRoutes {
         var parsed = [Result<PhoneNumber, any Error>?](repeating: nil, count: raw.count)
         parsed.withUnsafeMutableBufferPointer { out in
             nonisolated(unsafe) let out = out
-            let half = raw.count >= 4096 ? raw.count / 2 : raw.count
-            DispatchQueue.concurrentPerform(iterations: half == raw.count ? 1 : 2) { part in
-                for i in part == 0 ? 0..<half : half..<raw.count {
-                    out[i] = Result { try PhoneNumber(normalizing: raw[i]) }
-                }
+            onTwoThreads(count: raw.count, minimum: 4096) { _, range in
+                for i in range { out[i] = Result { try PhoneNumber(normalizing: raw[i]) } }
             }
         }
         var valid: [PhoneNumber] = []

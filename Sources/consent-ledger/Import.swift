@@ -95,10 +95,9 @@ extension ConsentLedgerCommand {
             var rows = [CSVImport.Row?](repeating: nil, count: lines.count)
             rows.withUnsafeMutableBufferPointer { out in
                 nonisolated(unsafe) let out = out
-                let half = lines.count / 2
-                DispatchQueue.concurrentPerform(iterations: lines.count >= 2048 ? 2 : 1) { part in
+                onTwoThreads(count: lines.count, minimum: 2048) { _, range in
                     let decoder = JSONDecoder()
-                    for offset in part == 0 ? 0..<(lines.count >= 2048 ? half : lines.count) : half..<lines.count {
+                    for offset in range {
                         let trimmed = lines[offset].trimmingCharacters(in: .whitespaces)
                         if trimmed.isEmpty { continue }
                         do {
