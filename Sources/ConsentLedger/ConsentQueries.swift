@@ -13,8 +13,14 @@ public struct ConsentAnswer: Sendable, Equatable {
 extension Ledger {
     /// The subject key of a number in this log.
     public func subjectKey(of subject: PhoneNumber) -> (pepper: Hash, key: Hash) {
-        let pepper = pepperMAC.authenticate(Derivation.pepperMessage(e164: subject.e164))
-        return (pepper, Derivation.subjectKey(pepper: pepper, e164: subject.e164, hasher: hasher))
+        Ledger.subjectKey(e164: subject.e164, mac: pepperMAC, hasher: hasher)
+    }
+
+    /// A number's pepper (HMAC of the log's secret) and subject key, with the given contexts (one
+    /// pair per thread), hashed in place.
+    nonisolated static func subjectKey(e164: String, mac: HMAC, hasher: Digest) -> (pepper: Hash, key: Hash) {
+        let pepper = mac.authenticate(prefix: Derivation.pepperMessagePrefix, utf8: e164)
+        return (pepper, Derivation.subjectKey(pepper: pepper, e164: e164, hasher: hasher))
     }
 
     /// The log's latest commit time: the last moment the log has recorded (nil for the empty log).

@@ -305,8 +305,7 @@ public actor Ledger {
             var bodyHash: Hash
         }
         let keys = deriveKeys(requests) { n, event, mac, hasher in
-            let pepper = mac.authenticate(Derivation.pepperMessage(e164: event.subject.e164))
-            let subject = Derivation.subjectKey(pepper: pepper, e164: event.subject.e164, hasher: hasher)
+            let (pepper, subject) = Ledger.subjectKey(e164: event.subject.e164, mac: mac, hasher: hasher)
             let body = ConsentBody(salt: Array(salts[16 * n..<16 * n + 16]), pepper: pepper, subject: event.subject.e164, evidence: event.evidence)
                 .encoded()
             return Keys(

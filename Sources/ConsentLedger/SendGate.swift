@@ -128,9 +128,7 @@ extension Ledger {
                     let k = scopes.count
                     var keys = [Hash](repeating: .zero, count: range.count * k)
                     for (j, i) in range.enumerated() {
-                        let e164 = subjects[i].e164
-                        let pepper = mac.authenticate(prefix: Derivation.pepperMessagePrefix, utf8: e164)
-                        let subjectKey = Derivation.subjectKey(pepper: pepper, e164: e164, hasher: hasher)
+                        let subjectKey = Ledger.subjectKey(e164: subjects[i].e164, mac: mac, hasher: hasher).key
                         for (s, scope) in scopes.enumerated() {
                             keys[j * k + s] = StateMap.stateKey(subjectKey: subjectKey, scopeBytes: scope, hasher: hasher)
                         }
