@@ -19,3 +19,8 @@ public struct CommitStatistics: Sendable, Equatable {
         for (i, bound) in Self.sizeBuckets.enumerated() where count <= bound { sizeBuckets[i] += 1 }
     }
 }
+
+extension Duration {
+    /// The duration in seconds, as a floating-point number (for rates and metrics).
+    public var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -480,9 +480,7 @@ public actor Ledger {
         nextMapNodeID += Int64(map.nodes.count)
         if liveMap.nodeCount > liveMapLimit { restartLiveMap() }
         recordInGateIndex(mapUpdates)
-        let elapsed = ContinuousClock.now - started
-        commitStatistics.record(
-            events: Int(eventCount), seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        commitStatistics.record(events: Int(eventCount), seconds: (ContinuousClock.now - started).inSeconds)
     }
 
     /// Ends a batch committed outside ``drain()`` (a heartbeat, holds, purges): appends that queued

@@ -32,8 +32,7 @@ struct ObservabilityMiddleware: RouterMiddleware {
     }
 
     private func finish(_ request: Request, _ context: ServiceContext, route: String, status: Int, started: ContinuousClock.Instant) {
-        let elapsed = ContinuousClock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = (ContinuousClock.now - started).inSeconds
         metrics.request(method: request.method.rawValue, route: route, status: status, seconds: seconds)
         context.logger.info(
             "request",
@@ -62,7 +61,7 @@ final class RateLimiter: Sendable {
         buckets.withLock { buckets in
             var bucket = buckets[id] ?? (burst, now)
             let elapsed = now - bucket.at
-            let refill = (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) * rate
+            let refill = elapsed.inSeconds * rate
             bucket = (min(burst, bucket.tokens + refill), now)
             defer { buckets[id] = bucket }
             guard bucket.tokens >= 1 else { return (1 - bucket.tokens) / rate }
