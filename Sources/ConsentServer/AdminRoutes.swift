@@ -8,9 +8,14 @@ import NIOCore
 /// `token` commands do them. Admin tokens manage the service and read no consent data; holds name
 /// a subject by its number only in the request (the log records the derived subject key).
 extension ConsentRoutes {
-    /// Decodes a JSON body of type `T`, refusing unknown fields, with a message naming what is expected.
+    /// Collects and decodes a JSON request body of type `T`; a body that does not decode is a 400
+    /// naming the expected `shape` and what is wrong.
     func decodeBody<T: Decodable>(_ request: inout Request, as type: T.Type, shape: String) async throws -> T {
-        let body = try await request.collectBody(upTo: configuration.maxRequestBytes)
+        try decodeJSON(try await request.collectBody(upTo: configuration.maxRequestBytes), as: type, shape: shape)
+    }
+
+    /// Decodes JSON bytes of type `T`, as ``decodeBody(_:as:shape:)``.
+    func decodeJSON<T: Decodable>(_ body: ByteBuffer, as type: T.Type, shape: String) throws -> T {
         do { return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView)) } catch let error as DecodingError {
             throw Problem.invalid("the body must be \(shape): \(DecodeFailure(error).message)")
         }
@@ -105,11 +110,7 @@ extension ConsentRoutes {
         try context.requireAdmin()
         let body = try await request.collectBody(upTo: configuration.maxRequestBytes)
         var options = CompactRequest()
-        if body.readableBytes > 0 {
-            do { options = try JSONDecoder().decode(CompactRequest.self, from: Data(body.readableBytesView)) } catch let error as DecodingError {
-                throw Problem.invalid(#"the body must be {"now"?, "dryRun"?}: "# + DecodeFailure(error).message)
-            }
-        }
+        if body.readableBytes > 0 { options = try decodeJSON(body, as: CompactRequest.self, shape: #"{"now"?, "dryRun"?}"#) }
         var now: Milliseconds?
         if let text = options.now {
             guard let t = RFC3339.parse(text) else { throw Problem.invalid("now: \"\(text.prefix(40))\" is not an RFC 3339 time") }

@@ -506,11 +506,7 @@ struct ConsentRoutes: Sendable {
     func addPort(_ request: Request, _ context: ServiceContext) async throws -> Response {
         var request = request
         try context.requireAdmin()
-        let body = try await request.collectBody(upTo: configuration.maxRequestBytes)
-        let port: PortView
-        do { port = try JSONDecoder().decode(PortView.self, from: Data(body.readableBytesView)) } catch let error as DecodingError {
-            throw Problem.invalid("the body must be {\"sender\": S, \"port\": P}: \(DecodeFailure(error).message)")
-        }
+        let port = try await decodeBody(&request, as: PortView.self, shape: #"{"sender": S, "port": P}"#)
         try await service.addPort(sender: port.sender, port: port.port, now: await ledger.now)
         return try jsonResponse(port, status: .created)
     }

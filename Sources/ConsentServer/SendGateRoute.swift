@@ -81,11 +81,7 @@ extension ConsentRoutes {
                 try checkGateCount(numbers.count)
             }
         } else {
-            let body = try await request.collectBody(upTo: configuration.maxRequestBytes)
-            let parsed: GateRequest
-            do { parsed = try JSONDecoder().decode(GateRequest.self, from: Data(body.readableBytesView)) } catch let error as DecodingError {
-                throw Problem.invalid("the body must be {\"sender\", \"port\", \"purpose\", \"numbers\": [...]}: \(DecodeFailure(error).message)")
-            }
+            let parsed = try await decodeBody(&request, as: GateRequest.self, shape: #"{"sender", "port", "purpose", "numbers": [...]}"#)
             scope = try GateScope(sender: parsed.sender, port: parsed.port, purpose: parsed.purpose, context: context)
             numbers = parsed.numbers
         }
