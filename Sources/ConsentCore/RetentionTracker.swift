@@ -30,9 +30,35 @@ public struct RetentionTracker: Sendable {
         }
     }
 
-    /// Consent events by index.
-    public private(set) var events: [Int64: Event] = [:]
-    private var latestOfKey: [Hash: Int64] = [:]
+    /// Consent events by index, in index order.
+    public var events: Events { Events(records: records, senders: senders, count: eventCount) }
+
+    /// One slot per entry index: a consent event's facts, or `action == 0` for any other entry. An
+    /// array instead of a dictionary, and senders as numbers instead of strings, because the audit's
+    /// replay records one event per entry and this was most of its sequential time.
+    struct Record: Sendable, Equatable {
+        var subjectKey: Hash
+        var recordedAt: Milliseconds
+        /// `Int64.min`: not superseded.
+        var supersededAt: Milliseconds
+        /// -1: not purged.
+        var purgedBy: Int64
+        var sender: UInt32
+        /// `ConsentAction.rawValue`; 0 for an index that is not a consent event.
+        var action: UInt8
+        var stored: Bool
+
+        static let none = Record(
+            subjectKey: .zero, recordedAt: 0, supersededAt: .min, purgedBy: -1, sender: 0, action: 0, stored: false)
+    }
+
+    private var records: [Record] = []
+    private var eventCount = 0
+    /// Interned senders: `Record.sender` indexes `senders`.
+    private var senders: [String] = []
+    private var senderIDs: [String: UInt32] = [:]
+    private var lastSender: (name: String, id: UInt32)?
+    private var latestOfKey = HashTable<Int64>()
     /// Holds in force, by the index of the entry that placed them.
     public private(set) var holds: [Int64: HoldTarget] = [:]
     private var heldSubjects: [Hash: Int] = [:]
@@ -46,14 +72,43 @@ public struct RetentionTracker: Sendable {
         var sender: String
     }
 
+    /// The consent events a tracker knows, by entry index (a view: changes to the tracker later do
+    /// not show in it).
+    public struct Events: Sequence, Sendable, Equatable {
+        let records: [Record]
+        let senders: [String]
+        /// The number of consent events.
+        public let count: Int
+
+        /// The consent event at `index`, or nil when `index` is not one.
+        public subscript(index: Int64) -> Event? {
+            guard index >= 0, index < records.count, records[Int(index)].action != 0 else { return nil }
+            return event(records[Int(index)])
+        }
+
+        func event(_ r: Record) -> Event {
+            Event(
+                action: ConsentAction(rawValue: r.action) ?? .revoke, recordedAt: r.recordedAt, subjectKey: r.subjectKey,
+                sender: senders[Int(r.sender)], supersededAt: r.supersededAt == .min ? nil : r.supersededAt, stored: r.stored,
+                purgedBy: r.purgedBy < 0 ? nil : r.purgedBy)
+        }
+
+        /// (index, event) pairs in index order.
+        public func makeIterator() -> some IteratorProtocol<(index: Int64, event: Event)> {
+            records.indices.lazy.filter { records[$0].action != 0 }.map { (index: Int64($0), event: event(records[$0])) }
+                .makeIterator()
+        }
+
+        public static func == (lhs: Events, rhs: Events) -> Bool { lhs.count == rhs.count && lhs.elementsEqual(rhs, by: ==) }
+    }
+
     public init() {}
 
     /// A tracker restored from what an earlier replay saved (an auditor's incremental state):
-    /// `events`, `holds` in force and `releasedHolds` as those properties and ``releasedHolds`` were,
-    /// and each state key's latest consent event (the state map's values).
-    public init(events: [Int64: Event], holds: [Int64: HoldTarget], releasedHolds: Set<Int64>, latestOfKey: [Hash: Int64]) {
-        self.events = events
-        self.latestOfKey = latestOfKey
+    /// `events`, `holds` in force and `releasedHolds` as those properties and ``releasedHolds`` were.
+    /// It continues with ``consent(_:_:superseding:stored:)`` (the form that does not track keys).
+    public init(events: some Sequence<(index: Int64, event: Event)>, holds: [Int64: HoldTarget], releasedHolds: Set<Int64>) {
+        for (index, event) in events { store(index, event) }
         self.released = releasedHolds
         for (index, target) in holds {
             self.holds[index] = target
@@ -64,33 +119,64 @@ public struct RetentionTracker: Sendable {
     /// The holds placed and later released, by placing index.
     public var releasedHolds: Set<Int64> { released }
 
-    /// Makes room for `count` more consent events (a replay that knows how many entries follow).
+    /// Makes room for `count` more entries (a replay that knows how many entries follow).
     public mutating func reserveCapacity(events count: Int) {
-        events.reserveCapacity(events.count + count)
+        records.reserveCapacity(records.count + count)
     }
 
     /// Notes whether `index`'s body is in the store now (an auditor re-reading a body a later purge named).
     public mutating func setStored(_ index: Int64, _ stored: Bool) {
-        events[index]?.stored = stored
+        if isEvent(index) { records[Int(index)].stored = stored }
+    }
+
+    private func isEvent(_ index: Int64) -> Bool { index >= 0 && index < records.count && records[Int(index)].action != 0 }
+
+    private mutating func senderID(_ sender: String) -> UInt32 {
+        if let last = lastSender, last.name == sender { return last.id }
+        let id: UInt32
+        if let known = senderIDs[sender] {
+            id = known
+        } else {
+            id = UInt32(senders.count)
+            senders.append(sender)
+            senderIDs[sender] = id
+        }
+        lastSender = (sender, id)
+        return id
+    }
+
+    private mutating func store(_ index: Int64, _ event: Event) {
+        precondition(index >= records.count, "consent events are recorded in index order")
+        if index > records.count { records.append(contentsOf: repeatElement(.none, count: Int(index) - records.count)) }
+        records.append(
+            Record(
+                subjectKey: event.subjectKey, recordedAt: event.recordedAt, supersededAt: event.supersededAt ?? .min,
+                purgedBy: event.purgedBy ?? -1, sender: senderID(event.sender), action: event.action.rawValue, stored: event.stored))
+        eventCount += 1
+    }
+
+    private mutating func record(_ index: Int64, _ header: ConsentHeader, stored: Bool) {
+        precondition(index >= records.count, "consent events are recorded in index order")
+        if index > records.count { records.append(contentsOf: repeatElement(.none, count: Int(index) - records.count)) }
+        records.append(
+            Record(
+                subjectKey: header.subjectKey, recordedAt: header.recordedAt, supersededAt: .min, purgedBy: -1,
+                sender: senderID(header.sender), action: header.action.rawValue, stored: stored))
+        eventCount += 1
     }
 
     /// Records consent event `index` (with its state key) and supersedes the key's previous event.
     public mutating func consent(_ index: Int64, _ header: ConsentHeader, stateKey: Hash, stored: Bool) {
-        if let previous = latestOfKey[stateKey] { events[previous]?.supersededAt = header.recordedAt }
-        latestOfKey[stateKey] = index
-        events[index] = Event(
-            action: header.action, recordedAt: header.recordedAt, subjectKey: header.subjectKey, sender: header.sender,
-            supersededAt: nil, stored: stored, purgedBy: nil)
+        let previous = latestOfKey.updateValue(index, forKey: stateKey)
+        consent(index, header, superseding: previous, stored: stored)
     }
 
     /// Records consent event `index`, which supersedes consent event `previous` (the latest earlier
     /// event of its state key, which the caller tracks: an audit's replay has it already), or none.
     /// A tracker fed this way does not track keys itself: use one form of `consent` per tracker.
     public mutating func consent(_ index: Int64, _ header: ConsentHeader, superseding previous: Int64?, stored: Bool) {
-        if let previous { events[previous]?.supersededAt = header.recordedAt }
-        events[index] = Event(
-            action: header.action, recordedAt: header.recordedAt, subjectKey: header.subjectKey, sender: header.sender,
-            supersededAt: nil, stored: stored, purgedBy: nil)
+        if let previous, isEvent(previous) { records[Int(previous)].supersededAt = header.recordedAt }
+        record(index, header, stored: stored)
     }
 
     /// Records hold entry `index`; returns what is wrong with it (a release of an entry that is not a
@@ -136,7 +222,8 @@ public struct RetentionTracker: Sendable {
     /// at the purge's time, and was not held. Returns the first problem, or nil.
     public mutating func purge(_ index: Int64, _ header: PurgeHeader) -> String? {
         for purged in header.purged {
-            guard let event = events[purged] else { return "purges entry \(purged), which is not an earlier consent event" }
+            guard isEvent(purged) else { return "purges entry \(purged), which is not an earlier consent event" }
+            let event = events.event(records[Int(purged)])
             if let earlier = event.purgedBy { return "purges entry \(purged), whose body entry \(earlier) purged already" }
             guard let until = retainUntil(event, period: header.minimum) else {
                 return "purges entry \(purged), a grant that is still the current state of its key"
@@ -145,15 +232,16 @@ public struct RetentionTracker: Sendable {
                 return "purges entry \(purged) before its retention ends (\(RFC3339.format(until)))"
             }
             guard !isHeld(event) else { return "purges entry \(purged), whose body is under a legal hold" }
-            events[purged]?.purgedBy = index
+            records[Int(purged)].purgedBy = index
         }
         return nil
     }
 
     /// Notes that `index`'s body was purged by entry `purge`, which the caller appended.
     public mutating func markPurged(_ index: Int64, by purge: Int64) {
-        events[index]?.stored = false
-        events[index]?.purgedBy = purge
+        guard isEvent(index) else { return }
+        records[Int(index)].stored = false
+        records[Int(index)].purgedBy = purge
     }
 
     /// Why a body is kept or purged at a given time.

@@ -227,7 +227,7 @@ extension Ledger {
         let (tracker, _) = try await retentionState()
         var senders: [String: RetentionReport.Sender] = [:]
         var earliest: [String: Milliseconds] = [:]
-        for event in tracker.events.values {
+        for (_, event) in tracker.events {
             var s = senders[event.sender] ?? .init(sender: event.sender, certificates: 0, current: 0, held: 0, purged: 0, earliestDue: nil, dueNow: 0)
             if event.purgedBy != nil {
                 s.purged += 1

@@ -149,12 +149,12 @@ public struct AuditState: Sendable {
     /// The state root of the last commit entry (zero for the empty map).
     public var stateRoot: Hash
     /// The state map's values: every state key's latest event.
-    public var latest: [Hash: MapValue]
+    public var latest: HashTable<MapValue>
     /// Every idempotency key hash seen.
-    public var idempotencyKeys: Set<Hash>
+    public var idempotencyKeys: HashSet
     /// H("consent-ledger/audit/number/v1" ‖ 0x00 ‖ number) → pepper, for every body seen: one
     /// pepper per number. Numbers are not kept in the state file.
-    public var peppers: [Hash: Hash]
+    public var peppers: HashTable<Hash>
     /// Retention: every consent event's times, holds in force, purges.
     public var retention: RetentionTracker
 
@@ -166,15 +166,15 @@ public struct AuditState: Sendable {
         lastLeafHash = .zero
         lastRecordedAt = nil
         stateRoot = .zero
-        latest = [:]
-        idempotencyKeys = []
-        peppers = [:]
+        latest = HashTable()
+        idempotencyKeys = HashSet()
+        peppers = HashTable()
         retention = RetentionTracker()
     }
 
     public init(
         checkpointNote: String, size: Int64, peaks: [Hash], lastLeafHash: Hash, lastRecordedAt: Milliseconds?, stateRoot: Hash,
-        latest: [Hash: MapValue], idempotencyKeys: Set<Hash>, peppers: [Hash: Hash], retention: RetentionTracker
+        latest: HashTable<MapValue>, idempotencyKeys: HashSet, peppers: HashTable<Hash>, retention: RetentionTracker
     ) {
         self.checkpointNote = checkpointNote
         self.size = size
@@ -266,14 +266,14 @@ struct Replay {
     var batchEvents: UInt32 = 0
     /// Every state key's latest event, the open batch's included: one table operation per event
     /// finds the key's previous event and records this one.
-    var latest: [Hash: MapValue] = [:]
+    var latest = HashTable<MapValue>()
     /// The open batch's events (key, value) in order, for the state map (only with `recomputeMap`).
     var pending: [(key: Hash, value: MapValue)] = []
     var stateRoot = Hash.zero
     var map = LiveStateMap(rootID: 0, rootHash: .zero)
     var nextMapID: MapNodeID = 1
-    var idempotency: Set<Hash> = []
-    var peppers: [Hash: Hash] = [:]
+    var idempotency = HashSet()
+    var peppers = HashTable<Hash>()
     var retention = RetentionTracker()
     /// What the source said about purged bodies: index → the purge entry it named.
     var sourcePurges: [Int64: Int64?] = [:]
@@ -416,7 +416,7 @@ struct Replay {
         peppers = state.peppers
         retention = state.retention
         if audit.options.recomputeMap, !latest.isEmpty {
-            let update = try map.update(latest.map { ($0.key, $0.value) }, nextID: nextMapID, hasher: hasher)
+            let update = try map.update(Array(latest), nextID: nextMapID, hasher: hasher)
             nextMapID += MapNodeID(update.nodes.count)
             guard update.root == stateRoot else {
                 throw AuditProblem(nil, "the saved state is damaged: its state map does not give its state root")
@@ -555,7 +555,7 @@ struct Replay {
                 break
             }
             if let key = h.idempotencyKeyHash {
-                guard idempotency.insert(key).inserted else { throw fail("its idempotency key hash is already used by an earlier event") }
+                guard idempotency.insert(key) else { throw fail("its idempotency key hash is already used by an earlier event") }
             }
             let value = MapValue(index: index, action: h.action, leafHash: leaf)
             let previousOfKey = latest.updateValue(value, forKey: p.stateKey)
@@ -611,10 +611,11 @@ struct Replay {
     /// entry names is gone.
     mutating func checkBodiesAccounted(source: some AuditSource, start: Int64) async throws {
         // Bodies of earlier runs' events that this run's purges named: read them again.
-        let renamed = start == 0 ? [:] : retention.events.filter { $0.key < start && $0.value.purgedBy.map { $0 >= start } == true && $0.value.stored }
+        let renamed: [Int64] =
+            start == 0 ? [] : retention.events.filter { $0.index < start && $0.event.purgedBy.map { $0 >= start } == true && $0.event.stored }.map(\.index)
         if !renamed.isEmpty {
-            let bodies = try await source.bodies(at: renamed.keys.sorted())
-            for index in renamed.keys {
+            let bodies = try await source.bodies(at: renamed)
+            for index in renamed {
                 switch bodies[index] ?? AuditBody.none {
                 case .present: retention.setStored(index, true)
                 case .purged(let by):
@@ -625,7 +626,7 @@ struct Replay {
             }
         }
         // The first event (by index) with a problem is reported; purged bodies before it are counted.
-        // One pass over the events in table order instead of sorting them all.
+        // One pass over the events in index order: the first problem found is the first.
         func problem(_ index: Int64, _ event: RetentionTracker.Event) -> String? {
             if event.stored, let purge = event.purgedBy { return "body still stored after purge entry \(purge)" }
             if !event.stored, event.purgedBy == nil { return "body missing, and no purge entry names it" }
@@ -634,16 +635,15 @@ struct Replay {
             }
             return nil
         }
-        var first: (index: Int64, problem: String)?
-        var purged: [Int64] = []
-        for (index, event) in retention.events where index >= start || (!renamed.isEmpty && renamed[index] != nil) {
+        let renamedSet = Set(renamed)
+        var purged: Int64 = 0
+        for (index, event) in retention.events where index >= start || renamedSet.contains(index) {
             if let found = problem(index, event) {
-                if first.map({ index < $0.index }) ?? true { first = (index, found) }
-            } else if event.purgedBy != nil {
-                purged.append(index)
+                report.purgedBodies += purged
+                throw AuditProblem(index, found)
             }
+            if event.purgedBy != nil { purged += 1 }
         }
-        report.purgedBodies += Int64(first.map { bad in purged.count(where: { $0 < bad.index }) } ?? purged.count)
-        if let first { throw AuditProblem(first.index, first.problem) }
+        report.purgedBodies += purged
     }
 }

@@ -38,14 +38,14 @@ extension AuditState {
             w.hash(value.leafHash)
         }
         w.count(idempotencyKeys.count)
-        for key in idempotencyKeys.sorted() { w.hash(key) }
+        for key in idempotencyKeys.keys.sorted() { w.hash(key) }
         w.count(peppers.count)
         for (number, pepper) in peppers.sorted(by: { $0.key < $1.key }) {
             w.hash(number)
             w.hash(pepper)
         }
         w.count(retention.events.count)
-        for (index, e) in retention.events.sorted(by: { $0.key < $1.key }) {
+        for (index, e) in retention.events {
             w.i64(index)
             w.u8(e.action.rawValue)
             w.i64(e.recordedAt)
@@ -93,21 +93,21 @@ extension AuditState {
         let lastLeaf = try r.hash()
         let lastRecordedAt = try r.optional()
         let stateRoot = try r.hash()
-        var latest: [Hash: MapValue] = [:]
+        var latest = HashTable<MapValue>()
         for _ in 0..<(try r.count()) {
             let key = try r.hash()
             let index = try r.i64()
             guard let action = ConsentAction(rawValue: try r.u8()) else { throw AuditStateError("bad action in the state file") }
-            latest[key] = MapValue(index: index, action: action, leafHash: try r.hash())
+            latest.updateValue(MapValue(index: index, action: action, leafHash: try r.hash()), forKey: key)
         }
-        var idempotency = Set<Hash>()
+        var idempotency = HashSet()
         for _ in 0..<(try r.count()) { idempotency.insert(try r.hash()) }
-        var peppers: [Hash: Hash] = [:]
+        var peppers = HashTable<Hash>()
         for _ in 0..<(try r.count()) {
             let number = try r.hash()
-            peppers[number] = try r.hash()
+            peppers.updateValue(try r.hash(), forKey: number)
         }
-        var events: [Int64: RetentionTracker.Event] = [:]
+        var events: [(index: Int64, event: RetentionTracker.Event)] = []
         for _ in 0..<(try r.count()) {
             let index = try r.i64()
             guard let action = ConsentAction(rawValue: try r.u8()) else { throw AuditStateError("bad action in the state file") }
@@ -117,9 +117,11 @@ extension AuditState {
             let superseded = try r.optional()
             let stored = try r.u8() == 1
             let purgedBy = try r.optional()
-            events[index] = RetentionTracker.Event(
+            guard index > (events.last?.index ?? -1) else { throw AuditStateError("the state file's consent events are out of order") }
+            let event = RetentionTracker.Event(
                 action: action, recordedAt: recordedAt, subjectKey: subject, sender: sender, supersededAt: superseded, stored: stored,
                 purgedBy: purgedBy)
+            events.append((index, event))
         }
         var holds: [Int64: HoldTarget] = [:]
         for _ in 0..<(try r.count()) {
@@ -136,12 +138,10 @@ extension AuditState {
         var released = Set<Int64>()
         for _ in 0..<(try r.count()) { released.insert(try r.i64()) }
         guard r.atEnd else { throw AuditStateError("the state file has trailing bytes") }
-        var latestOfKey: [Hash: Int64] = [:]
-        for (key, value) in latest { latestOfKey[key] = value.index }
         self.init(
             checkpointNote: note, size: size, peaks: peaks, lastLeafHash: lastLeaf, lastRecordedAt: lastRecordedAt, stateRoot: stateRoot,
             latest: latest, idempotencyKeys: idempotency, peppers: peppers,
-            retention: RetentionTracker(events: events, holds: holds, releasedHolds: released, latestOfKey: latestOfKey))
+            retention: RetentionTracker(events: events, holds: holds, releasedHolds: released))
     }
 
     /// Reads a state file; nil when it does not exist.

@@ -1,0 +1,126 @@
+/// A hash table keyed by full 32-byte ``Hash`` values: open addressing with linear probing in one
+/// flat array, doubling when 70% full, no deletion. It does what `Dictionary<Hash, Value>` does for
+/// the audit's replay (one to three table operations per entry, on millions of keys) with one
+/// probe sequence per operation and no per-operation hashing of a `Hasher`.
+///
+/// Slots are chosen by ``Hash/_rawHashValue(seed:)``, a keyed hash with per-process random
+/// multipliers, so keys chosen to collide (a forged log's idempotency key hashes) cluster no more
+/// than random ones. Keys are compared in full. Iteration order is unspecified.
+public struct HashTable<Value>: Sequence {
+    @usableFromInline struct Slot {
+        @usableFromInline var key: Hash
+        /// nil: an empty slot.
+        @usableFromInline var value: Value?
+
+        @inlinable init(key: Hash, value: Value?) {
+            self.key = key
+            self.value = value
+        }
+    }
+
+    @usableFromInline var slots: [Slot]
+    @usableFromInline var mask: Int
+    @usableFromInline var storedCount = 0
+    /// The number of keys held.
+    @inlinable public var count: Int { storedCount }
+
+    /// An empty table with room for `capacity` keys before it grows.
+    @inlinable public init(capacity: Int = 0) {
+        let size = Self.slotCount(for: capacity)
+        slots = Array(repeating: Slot(key: .zero, value: nil), count: size)
+        mask = size - 1
+    }
+
+    /// Whether the table holds no key.
+    @inlinable public var isEmpty: Bool { count == 0 }
+
+    @inlinable static func slotCount(for capacity: Int) -> Int {
+        var size = 16
+        while size * 7 / 10 < capacity { size *= 2 }
+        return size
+    }
+
+    @inlinable static func slotIndex(_ key: Hash, _ mask: Int) -> Int { key._rawHashValue(seed: 0) & mask }
+
+    /// The value of `key`, or nil.
+    @inlinable public subscript(key: Hash) -> Value? {
+        let mask = self.mask
+        return slots.withUnsafeBufferPointer { slots in
+            var i = Self.slotIndex(key, mask)
+            while let value = slots[i].value {
+                if slots[i].key == key { return value }
+                i = (i + 1) & mask
+            }
+            return nil
+        }
+    }
+
+    /// Sets `key`'s value; returns the value it replaced, or nil for a new key.
+    @inlinable @discardableResult public mutating func updateValue(_ value: Value, forKey key: Hash) -> Value? {
+        if (count + 1) * 10 > slots.count * 7 { grow(to: slots.count * 2) }
+        let mask = self.mask
+        let old: Value? = slots.withUnsafeMutableBufferPointer { slots in
+            var i = Self.slotIndex(key, mask)
+            while let old = slots[i].value {
+                if slots[i].key == key {
+                    slots[i].value = value
+                    return old
+                }
+                i = (i + 1) & mask
+            }
+            slots[i] = Slot(key: key, value: value)
+            return nil
+        }
+        if old == nil { storedCount += 1 }
+        return old
+    }
+
+    /// Makes room for `capacity` keys in all before the table grows again.
+    @inlinable public mutating func reserveCapacity(_ capacity: Int) {
+        let size = Self.slotCount(for: capacity)
+        if size > slots.count { grow(to: size) }
+    }
+
+    @usableFromInline mutating func grow(to size: Int) {
+        let old = slots
+        slots = Array(repeating: Slot(key: .zero, value: nil), count: size)
+        let mask = size - 1
+        self.mask = mask
+        slots.withUnsafeMutableBufferPointer { slots in
+            for slot in old where slot.value != nil {
+                var i = Self.slotIndex(slot.key, mask)
+                while slots[i].value != nil { i = (i + 1) & mask }
+                slots[i] = slot
+            }
+        }
+    }
+
+    /// The keys held, in table order.
+    public var keys: some Sequence<Hash> { slots.lazy.filter { $0.value != nil }.map(\.key) }
+
+    /// The (key, value) pairs, in table order.
+    public func makeIterator() -> some IteratorProtocol<(key: Hash, value: Value)> {
+        slots.lazy.compactMap { slot in slot.value.map { (key: slot.key, value: $0) } }.makeIterator()
+    }
+}
+
+extension HashTable: Sendable where Value: Sendable {}
+extension HashTable.Slot: Sendable where Value: Sendable {}
+
+extension HashTable: Equatable where Value: Equatable {
+    /// The same keys with the same values (whatever the table order).
+    public static func == (lhs: HashTable, rhs: HashTable) -> Bool {
+        lhs.count == rhs.count && lhs.allSatisfy { rhs[$0.key] == $0.value }
+    }
+}
+
+extension HashTable where Value == Void {
+    /// Adds `key`; false when it was there already.
+    @inlinable @discardableResult public mutating func insert(_ key: Hash) -> Bool { updateValue((), forKey: key) == nil }
+
+    /// Whether `key` is held.
+    @inlinable public func contains(_ key: Hash) -> Bool { self[key] != nil }
+}
+
+/// A set of hashes: ``HashTable`` without values.
+public typealias HashSet = HashTable<Void>

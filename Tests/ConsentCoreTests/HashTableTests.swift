@@ -1,0 +1,71 @@
+import ConsentCore
+import ConsentCrypto
+import ConsentTestSupport
+import Testing
+
+@Suite struct HashTableTests {
+    static func keys(_ n: Int) -> [Hash] {
+        let hasher = Digest(.sha256)
+        return (0..<n).map { hasher.hash([UInt8(truncatingIfNeeded: $0), UInt8(truncatingIfNeeded: $0 >> 8)]) }
+    }
+
+    /// Random inserts and overwrites, through several growths, agree with a dictionary, including
+    /// what `updateValue` returns; keys that differ from a present one in the last byte are absent.
+    @Test func agreesWithADictionary() {
+        var rng = SplitMix(seed: 5)
+        var table = HashTable<Int64>()
+        var oracle: [Hash: Int64] = [:]
+        let keys = Self.keys(6000)
+        for step in 0..<25_000 {
+            let key = keys[Int(rng.next() % UInt64(keys.count))]
+            let value = Int64(rng.next() % (1 << 40))
+            let replaced = table.updateValue(value, forKey: key)
+            #expect(replaced == oracle.updateValue(value, forKey: key))
+            if step % 1009 == 0 { #expect(table.count == oracle.count) }
+        }
+        #expect(table.count == oracle.count)
+        for key in keys {
+            #expect(table[key] == oracle[key])
+            var bytes = key.bytes
+            bytes[31] ^= 1
+            if let other = Hash(bytes: bytes), oracle[other] == nil { #expect(table[other] == nil) }
+        }
+        #expect(Set(table.keys) == Set(oracle.keys))
+        var visited: [Hash: Int64] = [:]
+        for (key, value) in table {
+            let earlier = visited.updateValue(value, forKey: key)
+            #expect(earlier == nil)
+        }
+        #expect(visited == oracle)
+    }
+
+    /// Equality ignores table order and capacity, and sees a changed value or a missing key.
+    @Test func equalityIsByContent() {
+        let keys = Self.keys(300)
+        var a = HashTable<Int>(capacity: 1000)
+        var b = HashTable<Int>()
+        for (i, key) in keys.enumerated() { a.updateValue(i, forKey: key) }
+        for (i, key) in keys.enumerated().reversed() { b.updateValue(i, forKey: key) }
+        #expect(a == b)
+        b.updateValue(-1, forKey: keys[7])
+        #expect(a != b)
+        var c = HashTable<Int>()
+        for (i, key) in keys.dropLast().enumerated() { c.updateValue(i, forKey: key) }
+        #expect(a != c)
+    }
+
+    /// A set reports whether an insert was new; reserving capacity keeps every key.
+    @Test func setInsertAndReserve() {
+        let keys = Self.keys(2000)
+        var set = HashSet()
+        let fresh = keys.map { set.insert($0) }
+        let again = keys.prefix(50).map { set.insert($0) }
+        #expect(fresh.allSatisfy { $0 })
+        #expect(again.allSatisfy { !$0 })
+        set.reserveCapacity(100_000)
+        #expect(set.count == keys.count)
+        #expect(keys.allSatisfy(set.contains))
+        #expect(!set.contains(Hash.zero))
+        #expect(HashSet().isEmpty)
+    }
+}
