@@ -206,6 +206,19 @@ struct PreparedEntry {
     var pepper: Hash = .zero
 }
 
+/// What the source serves for one page of the replay.
+struct SourcePage: Sendable {
+    var entries: [AuditEntry] = []
+    /// The signed checkpoints whose sizes fall on the page's entries.
+    var checkpoints: [(size: Int64, note: String)] = []
+}
+
+/// A page read and prepared, ready for the sequential checks.
+struct PreparedPage: Sendable {
+    var source: SourcePage
+    var prepared: [PreparedEntry]
+}
+
 /// Replays a log from a source and checks it. One use per audit.
 public struct LogAudit {
     public let verifier: NoteVerifier
@@ -309,25 +322,35 @@ struct Replay {
         // Nearly every entry is a consent event: grow the largest table once, not by rehashing.
         retention.reserveCapacity(events: Int(clamping: target - start))
         let pageSize = audit.options.pageSize
-        // Pages are fetched and prepared (decoded, hashed) one ahead, while the previous one is
-        // checked: the sequential checks overlap the parallel work of the next page.
+        // A three-stage pipeline: page N is checked (sequentially) while page N+1 is prepared
+        // (decoded and hashed on `threads` threads) and page N+2 is read, so that the source's
+        // reads, the parallel hashing and the sequential checks all overlap. A read's failure is
+        // kept until its page is due, so problems in earlier pages are still reported first.
         let suite = audit.suite
         let threads = audit.options.threads
-        func fetch(_ from: Int64) async throws -> (entries: [AuditEntry], prepared: [PreparedEntry]) {
-            guard from < target else { return ([], []) }
-            let entries = try await source.entries(from..<min(from + pageSize, target))
-            return (entries, Replay.prepare(entries, suite: suite, threads: threads))
+        func read(_ from: Int64) async -> Result<SourcePage, any Error> {
+            guard from < target else { return .success(SourcePage()) }
+            let end = min(from + pageSize, target)
+            do {
+                return .success(SourcePage(entries: try await source.entries(from..<end), checkpoints: try await source.checkpoints((from + 1)...end)))
+            } catch { return .failure(error) }
         }
-        var page = try await fetch(next)
+        func prepare(_ read: Result<SourcePage, any Error>) -> Result<PreparedPage, any Error> {
+            read.map { PreparedPage(source: $0, prepared: Replay.prepare($0.entries, suite: suite, threads: threads)) }
+        }
+        var page = prepare(await read(next))
+        var afterPage = await read(next + pageSize)
         while next < target {
             let end = min(next + pageSize, target)
-            async let following = fetch(end)
-            let checkpoints = try await source.checkpoints((next + 1)...end)
-            try check(page: page.entries, prepared: page.prepared, from: next, to: end, checkpoints: checkpoints)
+            async let following = prepare(afterPage)
+            async let reading = read(end + pageSize)
+            let current = try page.get()
+            try check(page: current.source.entries, prepared: current.prepared, from: next, to: end, checkpoints: current.source.checkpoints)
             try await checkServedHashes(source: source)
             next = end
             progress?(next, target)
-            page = try await following
+            page = await following
+            afterPage = await reading
         }
         if batchTime != nil {
             throw AuditProblem(target - 1, "the log ends inside a batch (no commit entry after it)")
