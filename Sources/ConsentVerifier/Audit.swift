@@ -192,6 +192,8 @@ public struct AuditState: Sendable {
 /// What the parallel phase computes for one entry: everything that is a function of the entry
 /// alone (decoding, hashing), so the sequential phase only compares and updates.
 struct PreparedEntry {
+    /// The index the source gave the entry (the checks make sure it is the entry's place).
+    var index: Int64 = 0
     var header: EntryHeader?
     /// The header does not decode, or its served leaf hash differs.
     var problem: String?
@@ -213,10 +215,85 @@ struct SourcePage: Sendable {
     var checkpoints: [(size: Int64, note: String)] = []
 }
 
-/// A page read and prepared, ready for the sequential checks.
+/// A page read, prepared and linked, ready for the sequential checks.
 struct PreparedPage: Sendable {
     var source: SourcePage
     var prepared: [PreparedEntry]
+    /// Filled by the link stage.
+    var links: [EntryLinks] = []
+}
+
+/// The tables of everything keyed that the replay has seen.
+struct KeyTables: Sendable {
+    /// Every state key's latest event.
+    var latest = HashTable<MapValue>()
+    var idempotency = HashSet()
+    /// Number key → pepper.
+    var peppers = HashTable<Hash>()
+}
+
+/// What the tables said about one entry when it was added to them.
+struct EntryLinks: Sendable {
+    /// A consent event's state key's previous event.
+    var previousOfKey: MapValue?
+    /// An earlier event used the same idempotency key hash.
+    var reusedIdempotencyKey = false
+    /// An earlier body of the same number had another pepper.
+    var otherPepper = false
+}
+
+/// The pipeline's link stage: adds each page's keyed events to the tables, in log order, and
+/// records what was there before (random accesses into tables of millions of keys: memory
+/// latency, kept off the sequential checks). The state-key table and the other two are updated
+/// on two threads at once.
+///
+/// Used by one task at a time: the replay hands it its tables before the loop and takes them
+/// back after, and the pipeline links one page at a time.
+final class KeyLinker: @unchecked Sendable {
+    // Separate properties: the two threads each own theirs.
+    private var latest: HashTable<MapValue>
+    private var idempotency: HashSet
+    private var peppers: HashTable<Hash>
+
+    init(_ keys: KeyTables) {
+        latest = keys.latest
+        idempotency = keys.idempotency
+        peppers = keys.peppers
+    }
+
+    var keys: KeyTables { KeyTables(latest: latest, idempotency: idempotency, peppers: peppers) }
+
+    func link(_ prepared: [PreparedEntry], threads: Int) -> [EntryLinks] {
+        var links = [EntryLinks](repeating: EntryLinks(), count: prepared.count)
+        links.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let links = buffer
+            // Each part writes its own fields of the entries' links.
+            let parts: [@Sendable () -> Void] = [
+                { [self] in
+                    for (i, p) in prepared.enumerated() {
+                        guard case .consent(let h)? = p.header, p.bodyProblem == nil else { continue }
+                        links[i].previousOfKey = latest.updateValue(
+                            MapValue(index: p.index, action: h.action, leafHash: p.leaf), forKey: p.stateKey)
+                    }
+                },
+                { [self] in
+                    for (i, p) in prepared.enumerated() {
+                        guard case .consent(let h)? = p.header, p.bodyProblem == nil else { continue }
+                        if let key = h.idempotencyKeyHash, !idempotency.insert(key) { links[i].reusedIdempotencyKey = true }
+                        if let number = p.numberKey, let known = peppers.updateValue(p.pepper, forKey: number), known != p.pepper {
+                            links[i].otherPepper = true
+                        }
+                    }
+                },
+            ]
+            if threads > 1 && prepared.count >= 256 {
+                DispatchQueue.concurrentPerform(iterations: parts.count) { parts[$0]() }
+            } else {
+                for part in parts { part() }
+            }
+        }
+        return links
+    }
 }
 
 /// Replays a log from a source and checks it. One use per audit.
@@ -277,16 +354,14 @@ struct Replay {
     var lastBatchTime: Milliseconds?
     var batchTime: Milliseconds?
     var batchEvents: UInt32 = 0
-    /// Every state key's latest event, the open batch's included: one table operation per event
-    /// finds the key's previous event and records this one.
-    var latest = HashTable<MapValue>()
+    /// The tables of keys seen (latest event per state key, idempotency keys, peppers), updated
+    /// by the pipeline's middle stage; the sequential checks read only its per-entry results.
+    var keys = KeyTables()
     /// The open batch's events (key, value) in order, for the state map (only with `recomputeMap`).
     var pending: [(key: Hash, value: MapValue)] = []
     var stateRoot = Hash.zero
     var map = LiveStateMap(rootID: 0, rootHash: .zero)
     var nextMapID: MapNodeID = 1
-    var idempotency = HashSet()
-    var peppers = HashTable<Hash>()
     var retention = RetentionTracker()
     /// What the source said about purged bodies: index → the purge entry it named.
     var sourcePurges: [Int64: Int64?] = [:]
@@ -322,36 +397,51 @@ struct Replay {
         // Nearly every entry is a consent event: grow the largest table once, not by rehashing.
         retention.reserveCapacity(events: Int(clamping: target - start))
         let pageSize = audit.options.pageSize
-        // A three-stage pipeline: page N is checked (sequentially) while page N+1 is prepared
-        // (decoded and hashed on `threads` threads) and page N+2 is read, so that the source's
-        // reads, the parallel hashing and the sequential checks all overlap. A read's failure is
-        // kept until its page is due, so problems in earlier pages are still reported first.
+        // A four-stage pipeline: page N is checked (sequentially) while page N+1 is linked (its
+        // keys looked up and added to the tables), page N+2 prepared (decoded and hashed on
+        // `threads` threads) and page N+3 read, so that the source's reads, the hashing, the
+        // tables' memory latency and the sequential checks all overlap. A stage's failure is kept
+        // until its page is due, so problems in earlier pages are still reported first.
         let suite = audit.suite
         let threads = audit.options.threads
-        func read(_ from: Int64) async -> Result<SourcePage, any Error> {
+        // Only the link stage touches the tables during the loop (one page at a time, in order).
+        let linker = KeyLinker(keys)
+        typealias Stage<T> = Result<T, any Error>
+        func read(_ from: Int64) async -> Stage<SourcePage> {
             guard from < target else { return .success(SourcePage()) }
             let end = min(from + pageSize, target)
             do {
                 return .success(SourcePage(entries: try await source.entries(from..<end), checkpoints: try await source.checkpoints((from + 1)...end)))
             } catch { return .failure(error) }
         }
-        func prepare(_ read: Result<SourcePage, any Error>) -> Result<PreparedPage, any Error> {
+        func prepare(_ read: Stage<SourcePage>) -> Stage<PreparedPage> {
             read.map { PreparedPage(source: $0, prepared: Replay.prepare($0.entries, suite: suite, threads: threads)) }
         }
-        var page = prepare(await read(next))
-        var afterPage = await read(next + pageSize)
+        func link(_ prepared: Stage<PreparedPage>) -> Stage<PreparedPage> {
+            prepared.map { page in
+                var page = page
+                page.links = linker.link(page.prepared, threads: threads)
+                return page
+            }
+        }
+        var linked = link(prepare(await read(next)))
+        var prepared = prepare(await read(next + pageSize))
+        var raw = await read(next + 2 * pageSize)
         while next < target {
             let end = min(next + pageSize, target)
-            async let following = prepare(afterPage)
-            async let reading = read(end + pageSize)
-            let current = try page.get()
-            try check(page: current.source.entries, prepared: current.prepared, from: next, to: end, checkpoints: current.source.checkpoints)
+            let ahead = end + 2 * pageSize
+            async let linking = link(prepared)
+            async let preparing = prepare(raw)
+            async let reading = read(ahead)
+            try check(try linked.get(), from: next, to: end)
             try await checkServedHashes(source: source)
             next = end
             progress?(next, target)
-            page = await following
-            afterPage = await reading
+            linked = await linking
+            prepared = await preparing
+            raw = await reading
         }
+        keys = linker.keys
         if batchTime != nil {
             throw AuditProblem(target - 1, "the log ends inside a batch (no commit entry after it)")
         }
@@ -374,8 +464,8 @@ struct Replay {
         report.root = frontier.root(hasher: hasher).hex
         return AuditState(
             checkpointNote: latestNote, size: frontier.size, peaks: frontier.peaks, lastLeafHash: previous,
-            lastRecordedAt: lastTime == .min ? nil : lastTime, stateRoot: stateRoot, latest: latest, idempotencyKeys: idempotency,
-            peppers: peppers, retention: retention)
+            lastRecordedAt: lastTime == .min ? nil : lastTime, stateRoot: stateRoot, latest: keys.latest,
+            idempotencyKeys: keys.idempotency, peppers: keys.peppers, retention: retention)
     }
 
     /// Continues from a saved state, after checking that the served log extends it.
@@ -433,13 +523,11 @@ struct Replay {
         previous = state.lastLeafHash
         lastTime = state.lastRecordedAt ?? .min
         lastBatchTime = state.lastRecordedAt
-        latest = state.latest
+        keys = KeyTables(latest: state.latest, idempotency: state.idempotencyKeys, peppers: state.peppers)
         stateRoot = state.stateRoot
-        idempotency = state.idempotencyKeys
-        peppers = state.peppers
         retention = state.retention
-        if audit.options.recomputeMap, !latest.isEmpty {
-            let update = try map.update(Array(latest), nextID: nextMapID, hasher: hasher)
+        if audit.options.recomputeMap, !keys.latest.isEmpty {
+            let update = try map.update(Array(keys.latest), nextID: nextMapID, hasher: hasher)
             nextMapID += MapNodeID(update.nodes.count)
             guard update.root == stateRoot else {
                 throw AuditProblem(nil, "the saved state is damaged: its state map does not give its state root")
@@ -498,6 +586,7 @@ struct Replay {
 
     static func prepare(_ entry: AuditEntry, hasher: Digest) -> PreparedEntry {
         var p = PreparedEntry()
+        p.index = entry.index
         p.leaf = hasher.leafHash(entry.header)
         do { p.header = try EntryHeader(decoding: entry.header) } catch {
             p.problem = "header does not decode: \(error)"
@@ -527,15 +616,14 @@ struct Replay {
     }
 
     /// Checks one page of entries `from..<to` in order.
-    mutating func check(
-        page: [AuditEntry], prepared: [PreparedEntry], from: Int64, to: Int64, checkpoints: [(size: Int64, note: String)]
-    ) throws {
-        var checkpoints = checkpoints[...]
-        for offset in page.indices {
+    mutating func check(_ page: PreparedPage, from: Int64, to: Int64) throws {
+        var checkpoints = page.source.checkpoints[...]
+        let entries = page.source.entries
+        for offset in entries.indices {
             let index = frontier.size
-            guard page[offset].index == index else { throw AuditProblem(index, "missing (the source's next entry is \(page[offset].index))") }
-            if let problem = prepared[offset].problem { throw AuditProblem(index, problem) }
-            try apply(page[offset].body, prepared[offset], index: index)
+            guard entries[offset].index == index else { throw AuditProblem(index, "missing (the source's next entry is \(entries[offset].index))") }
+            if let problem = page.prepared[offset].problem { throw AuditProblem(index, problem) }
+            try apply(entries[offset].body, page.prepared[offset], page.links[offset], index: index)
             while let next = checkpoints.first, next.size <= frontier.size {
                 checkpoints.removeFirst()
                 if next.size == frontier.size { try checkCheckpoint(size: next.size, note: next.note) }
@@ -545,7 +633,7 @@ struct Replay {
     }
 
     /// The sequential checks of one entry.
-    mutating func apply(_ body: AuditBody, _ p: PreparedEntry, index: Int64) throws {
+    mutating func apply(_ body: AuditBody, _ p: PreparedEntry, _ link: EntryLinks, index: Int64) throws {
         let header = p.header!
         let leaf = p.leaf
         func fail(_ message: String) -> AuditProblem { AuditProblem(index, message) }
@@ -564,12 +652,8 @@ struct Replay {
             var stored = false
             switch body {
             case .present:
-                if let number = p.numberKey {
-                    // One number, one subject key: a second pepper would hide events from lookups by number.
-                    if let known = peppers.updateValue(p.pepper, forKey: number), known != p.pepper {
-                        throw fail("the number has a different pepper than in earlier entries")
-                    }
-                }
+                // One number, one subject key: a second pepper would hide events from lookups by number.
+                if link.otherPepper { throw fail("the number has a different pepper than in earlier entries") }
                 stored = true
                 report.bodies += 1
             case .purged(let by):
@@ -577,11 +661,9 @@ struct Replay {
             case .none:
                 break
             }
-            if let key = h.idempotencyKeyHash {
-                guard idempotency.insert(key) else { throw fail("its idempotency key hash is already used by an earlier event") }
-            }
+            if link.reusedIdempotencyKey { throw fail("its idempotency key hash is already used by an earlier event") }
             let value = MapValue(index: index, action: h.action, leafHash: leaf)
-            let previousOfKey = latest.updateValue(value, forKey: p.stateKey)
+            let previousOfKey = link.previousOfKey
             let expected = previousOfKey.map { KeyLink(index: $0.index, leafHash: $0.leafHash) }
             guard h.keyPredecessor == expected else { throw fail("link to the previous event of its state key is wrong") }
             if audit.options.recomputeMap { pending.append((p.stateKey, value)) }
