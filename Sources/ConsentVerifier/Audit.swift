@@ -192,8 +192,6 @@ public struct AuditState: Sendable {
 /// What the parallel phase computes for one entry: everything that is a function of the entry
 /// alone (decoding, hashing), so the sequential phase only compares and updates.
 struct PreparedEntry {
-    /// The index the source gave the entry (the checks make sure it is the entry's place).
-    var index: Int64 = 0
     var header: EntryHeader?
     /// The header does not decode, or its served leaf hash differs.
     var problem: String?
@@ -201,11 +199,19 @@ struct PreparedEntry {
     /// moved entry).
     var bodyProblem: String?
     var leaf: Hash = .zero
-    /// Consent events: the state key.
-    var stateKey: Hash = .zero
+    /// A consent event with nothing wrong so far: what the link stage adds to the tables.
+    var keys: LinkKeys?
+}
+
+/// A consent event's keys, plain values (the link stage reads them without touching the
+/// decoded header's reference-counted parts).
+struct LinkKeys {
+    var stateKey: Hash
+    /// At the index the source gave the entry (the checks make sure it is the entry's place).
+    var event: MapValue
+    var idempotencyKey: Hash?
     /// A present, well-formed body: the hashed number and the pepper.
-    var numberKey: Hash?
-    var pepper: Hash = .zero
+    var number: (key: Hash, pepper: Hash)?
 }
 
 /// What the source serves for one page of the replay.
@@ -270,17 +276,16 @@ final class KeyLinker: @unchecked Sendable {
             // Each part writes its own fields of the entries' links.
             let parts: [@Sendable () -> Void] = [
                 { [self] in
-                    for (i, p) in prepared.enumerated() {
-                        guard case .consent(let h)? = p.header, p.bodyProblem == nil else { continue }
-                        links[i].previousOfKey = latest.updateValue(
-                            MapValue(index: p.index, action: h.action, leafHash: p.leaf), forKey: p.stateKey)
+                    for i in prepared.indices {
+                        guard let keys = prepared[i].keys else { continue }
+                        links[i].previousOfKey = latest.updateValue(keys.event, forKey: keys.stateKey)
                     }
                 },
                 { [self] in
-                    for (i, p) in prepared.enumerated() {
-                        guard case .consent(let h)? = p.header, p.bodyProblem == nil else { continue }
-                        if let key = h.idempotencyKeyHash, !idempotency.insert(key) { links[i].reusedIdempotencyKey = true }
-                        if let number = p.numberKey, let known = peppers.updateValue(p.pepper, forKey: number), known != p.pepper {
+                    for i in prepared.indices {
+                        guard let keys = prepared[i].keys else { continue }
+                        if let key = keys.idempotencyKey, !idempotency.insert(key) { links[i].reusedIdempotencyKey = true }
+                        if let number = keys.number, let known = peppers.updateValue(number.pepper, forKey: number.key), known != number.pepper {
                             links[i].otherPepper = true
                         }
                     }
@@ -586,7 +591,6 @@ struct Replay {
 
     static func prepare(_ entry: AuditEntry, hasher: Digest) -> PreparedEntry {
         var p = PreparedEntry()
-        p.index = entry.index
         p.leaf = hasher.leafHash(entry.header)
         do { p.header = try EntryHeader(decoding: entry.header) } catch {
             p.problem = "header does not decode: \(error)"
@@ -597,7 +601,9 @@ struct Replay {
             return p
         }
         guard case .consent(let h)? = p.header else { return p }
-        p.stateKey = h.stateKey(hasher: hasher)
+        var keys = LinkKeys(
+            stateKey: h.stateKey(hasher: hasher), event: MapValue(index: entry.index, action: h.action, leafHash: p.leaf),
+            idempotencyKey: h.idempotencyKeyHash)
         if case .present(let body) = entry.body {
             guard hasher.hash(body) == h.bodyHash else {
                 p.bodyProblem = "body does not match its hash"
@@ -609,9 +615,9 @@ struct Replay {
                 p.bodyProblem = "body does not open the header's subject key"
                 return p
             }
-            p.numberKey = LogAudit.numberKey(decoded.subject, hasher: hasher)
-            p.pepper = decoded.pepper
+            keys.number = (LogAudit.numberKey(decoded.subject, hasher: hasher), decoded.pepper)
         }
+        p.keys = keys
         return p
     }
 
@@ -666,7 +672,7 @@ struct Replay {
             let previousOfKey = link.previousOfKey
             let expected = previousOfKey.map { KeyLink(index: $0.index, leafHash: $0.leafHash) }
             guard h.keyPredecessor == expected else { throw fail("link to the previous event of its state key is wrong") }
-            if audit.options.recomputeMap { pending.append((p.stateKey, value)) }
+            if audit.options.recomputeMap, let keys = p.keys { pending.append((keys.stateKey, value)) }
             retention.consent(index, h, superseding: previousOfKey?.index, stored: stored)
             batchEvents += 1
             report.events += 1
