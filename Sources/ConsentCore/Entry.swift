@@ -240,51 +240,10 @@ public enum EntryHeader: Equatable, Sendable {
     /// anything the encoder would not produce.
     public init(decoding bytes: [UInt8]) throws {
         var r = ByteReader(bytes)
-        let version = try r.u8()
-        guard version == EntryHeader.version else { throw EntryError("unsupported entry version \(version)") }
-        let kindByte = try r.u8()
-        guard let kind = EntryKind(rawValue: kindByte) else { throw EntryError("unknown entry kind \(kindByte)") }
-        let previous = try r.hash()
-        let recordedAt = try r.i64()
+        let (kind, previous, recordedAt) = try EntryHeader.readPrefix(&r)
         switch kind {
         case .consent:
-            let sender = try r.shortString()
-            let scope: Scope
-            switch try r.u8() {
-            case 0: scope = .global
-            case 1: scope = .sender
-            case 2:
-                let port = try r.shortString()
-                let purpose = try r.shortString()
-                guard !(port.isEmpty && purpose.isEmpty) else { throw EntryError("narrowed scope with neither port nor purpose") }
-                scope = .narrowed(port: port.isEmpty ? nil : port, purpose: purpose.isEmpty ? nil : purpose)
-            case let other: throw EntryError("unknown scope kind \(other)")
-            }
-            let subjectKey = try r.hash()
-            let actionByte = try r.u8()
-            guard let action = ConsentAction(rawValue: actionByte) else { throw EntryError("unknown action \(actionByte)") }
-            let methodByte = try r.u8()
-            guard let method = ConsentMethod(rawValue: methodByte) else { throw EntryError("unknown method \(methodByte)") }
-            let templateHash = try r.optionalHash()
-            let occurredAt = try r.i64()
-            let bodyHash = try r.hash()
-            let idempotency = try r.optionalHash()
-            var link: KeyLink?
-            switch try r.u8() {
-            case 0: break
-            case 1:
-                let index = try r.i64()
-                link = KeyLink(index: index, leafHash: try r.hash())
-            case let flag: throw EntryError("invalid presence flag \(flag) for the key predecessor")
-            }
-            try r.finish()
-            guard EventValidator.isValidSenderID(sender) else { throw EntryError("invalid sender id in header") }
-            guard !(scope == .global && action == .grant) else { throw EntryError("a global scope is only for revocations") }
-            self = .consent(
-                ConsentHeader(
-                    previousLeafHash: previous, recordedAt: recordedAt, sender: sender, scope: scope,
-                    subjectKey: subjectKey, action: action, method: method, templateHash: templateHash,
-                    occurredAt: occurredAt, bodyHash: bodyHash, idempotencyKeyHash: idempotency, keyPredecessor: link))
+            self = .consent(try ConsentFields(reading: &r, previousLeafHash: previous, recordedAt: recordedAt).header(in: bytes))
         case .commit:
             let root = try r.hash()
             let count = try r.u32()
@@ -295,6 +254,17 @@ public enum EntryHeader: Equatable, Sendable {
         case .purge:
             self = .purge(try PurgeHeader.decodeFields(previousLeafHash: previous, recordedAt: recordedAt, from: &r))
         }
+    }
+}
+
+extension EntryHeader {
+    /// Reads the common prefix (version, kind, previous leaf hash, recordedAt) of every kind.
+    static func readPrefix(_ r: inout ByteReader) throws -> (kind: EntryKind, previous: Hash, recordedAt: Milliseconds) {
+        let version = try r.u8()
+        guard version == EntryHeader.version else { throw EntryError("unsupported entry version \(version)") }
+        let kindByte = try r.u8()
+        guard let kind = EntryKind(rawValue: kindByte) else { throw EntryError("unknown entry kind \(kindByte)") }
+        return (kind, try r.hash(), try r.i64())
     }
 }
 

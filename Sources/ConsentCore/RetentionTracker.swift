@@ -31,7 +31,7 @@ public struct RetentionTracker: Sendable {
     }
 
     /// Consent events by index, in index order.
-    public var events: Events { Events(records: records, senders: senders, count: eventCount) }
+    public var events: Events { Events(records: records, senders: senders.names, count: eventCount) }
 
     /// One slot per entry index: a consent event's facts, or `action == 0` for any other entry. An
     /// array instead of a dictionary, and senders as numbers instead of strings, because the audit's
@@ -54,10 +54,8 @@ public struct RetentionTracker: Sendable {
 
     private var records: [Record] = []
     private var eventCount = 0
-    /// Interned senders: `Record.sender` indexes `senders`.
-    private var senders: [String] = []
-    private var senderIDs: [String: UInt32] = [:]
-    private var lastSender: (name: String, id: UInt32)?
+    /// Interned senders: `Record.sender` indexes `senders.names`.
+    private var senders = SenderTable()
     private var latestOfKey = HashTable<Int64>()
     /// Holds in force, by the index of the entry that placed them.
     public private(set) var holds: [Int64: HoldTarget] = [:]
@@ -131,19 +129,6 @@ public struct RetentionTracker: Sendable {
 
     private func isEvent(_ index: Int64) -> Bool { index >= 0 && index < records.count && records[Int(index)].action != 0 }
 
-    private mutating func senderID(_ sender: String) -> UInt32 {
-        if let last = lastSender, last.name == sender { return last.id }
-        let id: UInt32
-        if let known = senderIDs[sender] {
-            id = known
-        } else {
-            id = UInt32(senders.count)
-            senders.append(sender)
-            senderIDs[sender] = id
-        }
-        lastSender = (sender, id)
-        return id
-    }
 
     private mutating func store(_ index: Int64, _ event: Event) {
         precondition(index >= records.count, "consent events are recorded in index order")
@@ -151,17 +136,19 @@ public struct RetentionTracker: Sendable {
         records.append(
             Record(
                 subjectKey: event.subjectKey, recordedAt: event.recordedAt, supersededAt: event.supersededAt ?? .min,
-                purgedBy: event.purgedBy ?? -1, sender: senderID(event.sender), action: event.action.rawValue, stored: event.stored))
+                purgedBy: event.purgedBy ?? -1, sender: senders.id(event.sender), action: event.action.rawValue, stored: event.stored))
         eventCount += 1
     }
 
-    private mutating func record(_ index: Int64, _ header: ConsentHeader, stored: Bool) {
+    private mutating func record(
+        _ index: Int64, subjectKey: Hash, recordedAt: Milliseconds, action: ConsentAction, sender: UInt32, stored: Bool
+    ) {
         precondition(index >= records.count, "consent events are recorded in index order")
         if index > records.count { records.append(contentsOf: repeatElement(.none, count: Int(index) - records.count)) }
         records.append(
             Record(
-                subjectKey: header.subjectKey, recordedAt: header.recordedAt, supersededAt: .min, purgedBy: -1,
-                sender: senderID(header.sender), action: header.action.rawValue, stored: stored))
+                subjectKey: subjectKey, recordedAt: recordedAt, supersededAt: .min, purgedBy: -1, sender: sender,
+                action: action.rawValue, stored: stored))
         eventCount += 1
     }
 
@@ -176,7 +163,17 @@ public struct RetentionTracker: Sendable {
     /// A tracker fed this way does not track keys itself: use one form of `consent` per tracker.
     public mutating func consent(_ index: Int64, _ header: ConsentHeader, superseding previous: Int64?, stored: Bool) {
         if let previous, isEvent(previous) { records[Int(previous)].supersededAt = header.recordedAt }
-        record(index, header, stored: stored)
+        record(
+            index, subjectKey: header.subjectKey, recordedAt: header.recordedAt, action: header.action, sender: senders.id(header.sender),
+            stored: stored)
+    }
+
+    /// ``consent(_:_:superseding:stored:)`` for a header read in place (`fields`, read from `header`):
+    /// the sender is looked up by its bytes, no string is built.
+    public mutating func consent(_ index: Int64, _ fields: ConsentFields, header: [UInt8], superseding previous: Int64?, stored: Bool) {
+        if let previous, isEvent(previous) { records[Int(previous)].supersededAt = fields.recordedAt }
+        let sender = fields.senderBytes(in: header).withUnsafeBytes { senders.id(utf8: $0) }
+        record(index, subjectKey: fields.subjectKey, recordedAt: fields.recordedAt, action: fields.action, sender: sender, stored: stored)
     }
 
     /// Records hold entry `index`; returns what is wrong with it (a release of an entry that is not a
@@ -265,5 +262,55 @@ public struct RetentionTracker: Sendable {
         guard let until = retainUntil(event, period: policy.purgeAfter) else { return .current }
         guard until <= now else { return .retained }
         return isHeld(event) ? .held : .due
+    }
+}
+
+/// Sender ids interned as numbers 0, 1, 2, … in order of first sight, looked up by their UTF-8
+/// bytes: open addressing over the numbers, slots chosen by the standard library's seeded hasher
+/// (so chosen names cannot pile up in one probe sequence), bytes compared in full.
+struct SenderTable: Sendable {
+    private(set) var names: [String] = []
+    private var utf8: [[UInt8]] = []
+    /// Sender numbers; `empty` for a free slot. At most half full.
+    private var slots = [UInt32](repeating: SenderTable.empty, count: 16)
+    private static let empty = UInt32.max
+
+    /// The number of `name`, interned if new.
+    mutating func id(_ name: String) -> UInt32 {
+        var name = name
+        return name.withUTF8 { id(utf8: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The number of the sender whose UTF-8 is `bytes`, interned if new.
+    mutating func id(utf8 bytes: UnsafeRawBufferPointer) -> UInt32 {
+        let mask = slots.count - 1
+        var i = Self.slot(bytes, mask)
+        while slots[i] != Self.empty {
+            let id = slots[i]
+            if utf8[Int(id)].withUnsafeBytes({ $0.elementsEqual(bytes) }) { return id }
+            i = (i + 1) & mask
+        }
+        let id = UInt32(names.count)
+        names.append(String(decoding: bytes, as: UTF8.self))
+        utf8.append(Array(bytes))
+        slots[i] = id
+        if names.count * 2 > slots.count { rehash() }
+        return id
+    }
+
+    private static func slot(_ bytes: UnsafeRawBufferPointer, _ mask: Int) -> Int {
+        var hasher = Hasher()
+        hasher.combine(bytes: bytes)
+        return hasher.finalize() & mask
+    }
+
+    private mutating func rehash() {
+        slots = [UInt32](repeating: Self.empty, count: slots.count * 2)
+        let mask = slots.count - 1
+        for (id, name) in utf8.enumerated() {
+            var i = name.withUnsafeBytes { Self.slot($0, mask) }
+            while slots[i] != Self.empty { i = (i + 1) & mask }
+            slots[i] = UInt32(id)
+        }
     }
 }

@@ -118,9 +118,11 @@ public struct EventValidator: Sendable {
     /// True for a purpose: 1–64 of `[A-Za-z0-9._-]`.
     public static func isValidPurpose(_ purpose: String) -> Bool { isToken(purpose, maxLength: 64) }
 
-    static func isToken(_ s: String, maxLength: Int) -> Bool {
-        let utf8 = Array(s.utf8)
-        return (1...maxLength).contains(utf8.count)
+    static func isToken(_ s: String, maxLength: Int) -> Bool { isToken(utf8: s.utf8, maxLength: maxLength) }
+
+    /// True for 1–`maxLength` bytes of `[A-Za-z0-9._-]`.
+    static func isToken(utf8: some Collection<UInt8>, maxLength: Int) -> Bool {
+        (1...maxLength).contains(utf8.count)
             && utf8.allSatisfy { c in
                 (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 46 || c == 95 || c == 45
             }

@@ -190,17 +190,38 @@ public struct AuditState: Sendable {
 }
 
 /// What the parallel phase computes for one entry: everything that is a function of the entry
-/// alone (decoding, hashing), so the sequential phase only compares and updates.
+/// alone (decoding, hashing), so the sequential phase only compares and updates. Plain values, no
+/// references: pages of millions of these copy and free as memory, with no reference counting.
 struct PreparedEntry {
-    var header: EntryHeader?
-    /// The header does not decode, or its served leaf hash differs.
-    var problem: String?
+    var leaf: Hash = .zero
+    var header: PreparedHeader = .rejected
     /// The body does not match the header (reported after the chain checks, which say more about a
     /// moved entry).
-    var bodyProblem: String?
-    var leaf: Hash = .zero
+    var bodyProblem: BodyProblem?
     /// A consent event with nothing wrong so far: what the link stage adds to the tables.
     var keys: LinkKeys?
+}
+
+/// An entry's header as the parallel phase leaves it.
+enum PreparedHeader {
+    /// The header does not decode, or its served leaf hash differs (the sequential phase, which
+    /// stops at the first problem, says which).
+    case rejected
+    case consent(ConsentFields)
+    case commit(CommitHeader)
+    /// A hold or purge entry: rare, decoded again when checked.
+    case other
+}
+
+enum BodyProblem {
+    case hashDiffers, doesNotOpenSubjectKey
+
+    var message: String {
+        switch self {
+        case .hashDiffers: return "body does not match its hash"
+        case .doesNotOpenSubjectKey: return "body does not open the header's subject key"
+        }
+    }
 }
 
 /// A consent event's keys, plain values (the link stage reads them without touching the
@@ -591,34 +612,43 @@ struct Replay {
 
     static func prepare(_ entry: AuditEntry, hasher: Digest) -> PreparedEntry {
         var p = PreparedEntry()
-        p.leaf = hasher.leafHash(entry.header)
-        do { p.header = try EntryHeader(decoding: entry.header) } catch {
-            p.problem = "header does not decode: \(error)"
+        let bytes = entry.header
+        p.leaf = hasher.leafHash(bytes)
+        // Consent events, nearly every entry, are read in place; the other kinds are decoded.
+        let isConsent = bytes.count > 1 && bytes[1] == EntryKind.consent.rawValue
+        let fields = isConsent ? try? ConsentFields(decoding: bytes) : nil
+        let decoded = isConsent ? nil : try? EntryHeader(decoding: bytes)
+        guard fields != nil || decoded != nil, entry.leafHash.map({ $0 == p.leaf }) ?? true else { return p }
+        guard let h = fields else {
+            if case .commit(let c)? = decoded { p.header = .commit(c) } else { p.header = .other }
             return p
         }
-        if let served = entry.leafHash, served != p.leaf {
-            p.problem = "stored leaf hash is not the hash of its header"
-            return p
-        }
-        guard case .consent(let h)? = p.header else { return p }
+        p.header = .consent(h)
         var keys = LinkKeys(
-            stateKey: h.stateKey(hasher: hasher), event: MapValue(index: entry.index, action: h.action, leafHash: p.leaf),
+            stateKey: h.stateKey(in: bytes, hasher: hasher), event: MapValue(index: entry.index, action: h.action, leafHash: p.leaf),
             idempotencyKey: h.idempotencyKeyHash)
         if case .present(let body) = entry.body {
             guard hasher.hash(body) == h.bodyHash else {
-                p.bodyProblem = "body does not match its hash"
+                p.bodyProblem = .hashDiffers
                 return p
             }
             guard let decoded = try? ConsentBody.opening(body),
                 Derivation.subjectKey(pepper: decoded.pepper, e164: decoded.subject, hasher: hasher) == h.subjectKey
             else {
-                p.bodyProblem = "body does not open the header's subject key"
+                p.bodyProblem = .doesNotOpenSubjectKey
                 return p
             }
             keys.number = (LogAudit.numberKey(decoded.subject, hasher: hasher), decoded.pepper)
         }
         p.keys = keys
         return p
+    }
+
+    /// Why the parallel phase rejected `entry`'s header (it stops the audit, so it is worked out
+    /// again only then).
+    static func headerProblem(_ entry: AuditEntry) -> String {
+        do { _ = try EntryHeader(decoding: entry.header) } catch { return "header does not decode: \(error)" }
+        return "stored leaf hash is not the hash of its header"
     }
 
     /// Checks one page of entries `from..<to` in order.
@@ -628,8 +658,7 @@ struct Replay {
         for offset in entries.indices {
             let index = frontier.size
             guard entries[offset].index == index else { throw AuditProblem(index, "missing (the source's next entry is \(entries[offset].index))") }
-            if let problem = page.prepared[offset].problem { throw AuditProblem(index, problem) }
-            try apply(entries[offset].body, page.prepared[offset], page.links[offset], index: index)
+            try apply(entries[offset], page.prepared[offset], page.links[offset], index: index)
             while let next = checkpoints.first, next.size <= frontier.size {
                 checkpoints.removeFirst()
                 if next.size == frontier.size { try checkCheckpoint(size: next.size, note: next.note) }
@@ -639,24 +668,35 @@ struct Replay {
     }
 
     /// The sequential checks of one entry.
-    mutating func apply(_ body: AuditBody, _ p: PreparedEntry, _ link: EntryLinks, index: Int64) throws {
-        let header = p.header!
+    mutating func apply(_ entry: AuditEntry, _ p: PreparedEntry, _ link: EntryLinks, index: Int64) throws {
         let leaf = p.leaf
         func fail(_ message: String) -> AuditProblem { AuditProblem(index, message) }
-        guard header.previousLeafHash == previous else { throw fail("hash chain broken (previous leaf hash differs)") }
-        guard header.recordedAt >= lastTime else { throw fail("recordedAt goes back in time") }
-        if let batchTime, header.recordedAt != batchTime { throw fail("recordedAt differs from the rest of its batch") }
-        if batchTime == nil, let lastBatchTime, header.recordedAt <= lastBatchTime {
+        let previousLeafHash: Hash
+        let recordedAt: Milliseconds
+        var other: EntryHeader?
+        switch p.header {
+        case .rejected: throw fail(Replay.headerProblem(entry))
+        case .consent(let h): (previousLeafHash, recordedAt) = (h.previousLeafHash, h.recordedAt)
+        case .commit(let c): (previousLeafHash, recordedAt) = (c.previousLeafHash, c.recordedAt)
+        case .other:
+            let header = try EntryHeader(decoding: entry.header)
+            (previousLeafHash, recordedAt, other) = (header.previousLeafHash, header.recordedAt, header)
+        }
+        guard previousLeafHash == previous else { throw fail("hash chain broken (previous leaf hash differs)") }
+        guard recordedAt >= lastTime else { throw fail("recordedAt goes back in time") }
+        if let batchTime, recordedAt != batchTime { throw fail("recordedAt differs from the rest of its batch") }
+        if batchTime == nil, let lastBatchTime, recordedAt <= lastBatchTime {
             throw fail("a new batch must be recorded strictly later than the previous one")
         }
-        if case .consent = header {} else if case .present = body {
+        if case .consent = p.header {} else if case .present = entry.body {
             throw fail("has a body, but only consent events have one")
         }
-        switch header {
+        switch p.header {
+        case .rejected: break
         case .consent(let h):
-            if let problem = p.bodyProblem { throw fail(problem) }
+            if let problem = p.bodyProblem { throw fail(problem.message) }
             var stored = false
-            switch body {
+            switch entry.body {
             case .present:
                 // One number, one subject key: a second pepper would hide events from lookups by number.
                 if link.otherPepper { throw fail("the number has a different pepper than in earlier entries") }
@@ -673,17 +713,9 @@ struct Replay {
             let expected = previousOfKey.map { KeyLink(index: $0.index, leafHash: $0.leafHash) }
             guard h.keyPredecessor == expected else { throw fail("link to the previous event of its state key is wrong") }
             if audit.options.recomputeMap, let keys = p.keys { pending.append((keys.stateKey, value)) }
-            retention.consent(index, h, superseding: previousOfKey?.index, stored: stored)
+            retention.consent(index, h, header: entry.header, superseding: previousOfKey?.index, stored: stored)
             batchEvents += 1
             report.events += 1
-            batchTime = h.recordedAt
-        case .hold(let h):
-            if let problem = retention.hold(index, h) { throw fail(problem) }
-            report.holds += 1
-            batchTime = h.recordedAt
-        case .purge(let h):
-            if let problem = retention.purge(index, h) { throw fail(problem) }
-            report.purges += 1
             batchTime = h.recordedAt
         case .commit(let c):
             guard c.eventCount == batchEvents else {
@@ -701,6 +733,17 @@ struct Replay {
             lastBatchTime = c.recordedAt
             stateRoot = c.stateRoot
             report.commits += 1
+        case .other:
+            switch other {
+            case .hold(let h)?:
+                if let problem = retention.hold(index, h) { throw fail(problem) }
+                report.holds += 1
+            case .purge(let h)?:
+                if let problem = retention.purge(index, h) { throw fail(problem) }
+                report.purges += 1
+            default: preconditionFailure("prepared as a hold or purge entry")
+            }
+            batchTime = recordedAt
         }
         // Every 256^k leaves complete a subtree whose hash is a hash of a level-k tile (k ≥ 1); the
         // other 255 of 256 appends need none of the hashes they store (and no array of them).
@@ -714,7 +757,7 @@ struct Replay {
             }
         }
         previous = leaf
-        lastTime = header.recordedAt
+        lastTime = recordedAt
         report.entries += 1
     }
 

@@ -137,6 +137,47 @@ import Testing
         #expect(try EntryHeader(decoding: EntryHeader.consent(revoke).encoded()) == .consent(revoke))
     }
 
+    /// The in-place reader the audit uses agrees with the full decoder: the same fields, strings and
+    /// state key on random headers of every scope, and it accepts exactly the bytes the decoder does.
+    @Test func consentFieldsAgreeWithTheDecoder() throws {
+        var random = SplitMix(seed: 6)
+        let hasher = Digest(.sha256)
+        func hash() -> Hash { Hash { for i in 0..<32 { $0[i] = UInt8(truncatingIfNeeded: random.next()) } } }
+        func token(_ length: Int) -> String {
+            String((0..<length).map { _ in random.pick(Array("AZaz09._-ABCxyz")) })
+        }
+        for n in 0..<500 {
+            let scope: Scope = random.pick([
+                .global, .sender, .narrowed(port: "1069\(n)", purpose: nil), .narrowed(port: nil, purpose: token(1 + n % 64)),
+                .narrowed(port: "10690\(n)", purpose: "营销-\(n)"),
+            ])
+            let header = ConsentHeader(
+                previousLeafHash: hash(), recordedAt: Int64(n) * 1000, sender: token(1 + n % 64), scope: scope, subjectKey: hash(),
+                action: scope == .global || n % 3 == 0 ? .revoke : .grant, method: random.pick(ConsentMethod.allCases),
+                templateHash: n % 2 == 0 ? hash() : nil, occurredAt: Int64(n), bodyHash: hash(), idempotencyKeyHash: n % 5 == 0 ? nil : hash(),
+                keyPredecessor: n % 4 == 0 ? nil : KeyLink(index: Int64(n), leafHash: hash()))
+            let bytes = EntryHeader.consent(header).encoded()
+            let fields = try ConsentFields(decoding: bytes)
+            #expect(fields.header(in: bytes) == header)
+            #expect(fields.stateKey(in: bytes, hasher: hasher) == header.stateKey(hasher: hasher))
+            #expect(String(decoding: fields.senderBytes(in: bytes), as: UTF8.self) == header.sender)
+            // Every single-byte change: both accept it, or both reject it with the same error.
+            for i in stride(from: 0, to: bytes.count, by: 7) {
+                var changed = bytes
+                changed[i] ^= 0x80
+                let full = Result { try EntryHeader(decoding: changed) }
+                let inPlace = Result { try ConsentFields(decoding: changed) }
+                switch (full, inPlace) {
+                case (.success(.consent(let h)), .success(let f)): #expect(f.header(in: changed) == h)
+                case (.failure(let a as EntryError), .failure(let b as EntryError)): #expect(a == b)
+                default: Issue.record("byte \(i) of header \(n): the decoder says \(full), the in-place reader \(inPlace)")
+                }
+            }
+        }
+        let commit = EntryHeader.commit(CommitHeader(previousLeafHash: .zero, recordedAt: 1, stateRoot: .zero, eventCount: 0)).encoded()
+        #expect(throws: EntryError("not a consent entry (kind 2)")) { try ConsentFields(decoding: commit) }
+    }
+
     /// Any single-byte change to an encoded header either fails to decode or changes the leaf hash
     /// and decodes to a different header (no two encodings of one header).
     @Test func everyByteChangeIsDetected() throws {
