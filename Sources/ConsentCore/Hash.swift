@@ -75,7 +75,7 @@ public struct Hash: Hashable, Sendable, Comparable {
     /// template hash) collide no more often than random ones; then a 64-bit finaliser that mixes in
     /// the table's per-instance `seed`, so that tables of different sizes do not order keys alike.
     /// (`hash(into:)` above still feeds the whole value to `Hasher` for composite keys.)
-    public func _rawHashValue(seed: Int) -> Int {
+    @inlinable public func _rawHashValue(seed: Int) -> Int {
         let k = HashTableKeys.shared
         var h = k.8 ^ UInt64(UInt(bitPattern: seed))
         h &+= k.0 &* (words.0 & 0xffff_ffff) &+ k.1 &* (words.0 >> 32)
@@ -104,8 +104,8 @@ public struct Hash: Hashable, Sendable, Comparable {
 
 /// The random multipliers of ``Hash/_rawHashValue(seed:)``, drawn once per process from `Hasher`
 /// (so `SWIFT_DETERMINISTIC_HASHING` makes them deterministic too).
-enum HashTableKeys {
-    static let shared: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = {
+@usableFromInline enum HashTableKeys {
+    @usableFromInline static let shared: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = {
         func draw(_ i: Int) -> UInt64 {
             var hasher = Hasher()
             hasher.combine(0x636f_6e73_656e_7448 as UInt64)

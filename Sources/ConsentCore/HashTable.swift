@@ -21,6 +21,8 @@ public struct HashTable<Value>: Sequence {
     @usableFromInline var slots: [Slot]
     @usableFromInline var mask: Int
     @usableFromInline var storedCount = 0
+    /// What ``updateValues(_:)`` read ahead; nothing reads it.
+    @usableFromInline var probeReads: UInt64 = 0
     /// The number of keys held.
     @inlinable public var count: Int { storedCount }
 
@@ -75,6 +77,39 @@ public struct HashTable<Value>: Sequence {
         return old
     }
 
+    /// Sets each pair's value in turn and returns the values they replaced (nil for a new key), as
+    /// ``updateValue(_:forKey:)`` for each pair would, but faster on a table too large for the
+    /// caches: every probe's first slot is computed and read first, in a loop where no read waits
+    /// for another, so their cache misses overlap; the updates then find most slots in cache.
+    @inlinable public mutating func updateValues(_ pairs: [(key: Hash, value: Value)]) -> [Value?] {
+        reserveCapacity(count + pairs.count)
+        let mask = self.mask
+        let starts = pairs.map { Self.slotIndex($0.key, mask) }
+        var added = 0
+        var sum: UInt64 = 0
+        let replaced = slots.withUnsafeMutableBufferPointer { slots in
+            for start in starts { sum &+= slots[start].key.words.0 }
+            return (0..<pairs.count).map { n -> Value? in
+                let (key, value) = pairs[n]
+                var i = starts[n]
+                while let old = slots[i].value {
+                    if slots[i].key == key {
+                        slots[i].value = value
+                        return old
+                    }
+                    i = (i + 1) & mask
+                }
+                slots[i] = Slot(key: key, value: value)
+                added += 1
+                return nil
+            }
+        }
+        storedCount += added
+        // Kept, so that the first loop's reads are not optimised away.
+        probeReads &+= sum
+        return replaced
+    }
+
     /// Makes room for `capacity` keys in all before the table grows again.
     @inlinable public mutating func reserveCapacity(_ capacity: Int) {
         let size = Self.slotCount(for: capacity)
@@ -120,6 +155,11 @@ extension HashTable where Value == Void {
 
     /// Whether `key` is held.
     @inlinable public func contains(_ key: Hash) -> Bool { self[key] != nil }
+
+    /// Adds each key in turn; for each, false when it was there already (``updateValues(_:)``).
+    @inlinable public mutating func insert(contentsOf keys: [Hash]) -> [Bool] {
+        updateValues(keys.map { (key: $0, value: ()) }).map { $0 == nil }
+    }
 }
 
 /// A set of hashes: ``HashTable`` without values.

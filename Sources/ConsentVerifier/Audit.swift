@@ -282,10 +282,16 @@ final class KeyLinker: @unchecked Sendable {
     private var idempotency: HashSet
     private var peppers: HashTable<Hash>
 
-    init(_ keys: KeyTables) {
+    /// Takes `keys` over, with room for `events` more consent events (each may bring a new key of
+    /// every kind): tables of millions of keys grown by doubling spent a tenth of the audit
+    /// rehashing them.
+    init(_ keys: KeyTables, events: Int) {
         latest = keys.latest
         idempotency = keys.idempotency
         peppers = keys.peppers
+        latest.reserveCapacity(latest.count + events)
+        idempotency.reserveCapacity(idempotency.count + events)
+        peppers.reserveCapacity(peppers.count + events)
     }
 
     var keys: KeyTables { KeyTables(latest: latest, idempotency: idempotency, peppers: peppers) }
@@ -295,20 +301,22 @@ final class KeyLinker: @unchecked Sendable {
         links.withUnsafeMutableBufferPointer { buffer in
             nonisolated(unsafe) let links = buffer
             // Each part writes its own fields of the entries' links.
+            // Each table is updated in one batch per page (``HashTable/updateValues(_:)``), whose
+            // cache misses overlap.
             let parts: [@Sendable () -> Void] = [
                 { [self] in
-                    for i in prepared.indices {
-                        guard let keys = prepared[i].keys else { continue }
-                        links[i].previousOfKey = latest.updateValue(keys.event, forKey: keys.stateKey)
-                    }
+                    let events = prepared.indices.filter { prepared[$0].keys != nil }
+                    let previous = latest.updateValues(events.map { (prepared[$0].keys!.stateKey, prepared[$0].keys!.event) })
+                    for (i, value) in zip(events, previous) { links[i].previousOfKey = value }
                 },
                 { [self] in
-                    for i in prepared.indices {
-                        guard let keys = prepared[i].keys else { continue }
-                        if let key = keys.idempotencyKey, !idempotency.insert(key) { links[i].reusedIdempotencyKey = true }
-                        if let number = keys.number, let known = peppers.updateValue(number.pepper, forKey: number.key), known != number.pepper {
-                            links[i].otherPepper = true
-                        }
+                    let keyed = prepared.indices.filter { prepared[$0].keys?.idempotencyKey != nil }
+                    let new = idempotency.insert(contentsOf: keyed.map { prepared[$0].keys!.idempotencyKey! })
+                    for (i, new) in zip(keyed, new) where !new { links[i].reusedIdempotencyKey = true }
+                    let numbered = prepared.indices.filter { prepared[$0].keys?.number != nil }
+                    let known = peppers.updateValues(numbered.map { (prepared[$0].keys!.number!.key, prepared[$0].keys!.number!.pepper) })
+                    for (i, known) in zip(numbered, known) where known.map({ $0 != prepared[i].keys!.number!.pepper }) == true {
+                        links[i].otherPepper = true
                     }
                 },
             ]
@@ -431,7 +439,7 @@ struct Replay {
         let suite = audit.suite
         let threads = audit.options.threads
         // Only the link stage touches the tables during the loop (one page at a time, in order).
-        let linker = KeyLinker(keys)
+        let linker = KeyLinker(keys, events: Int(clamping: target - start))
         typealias Stage<T> = Result<T, any Error>
         func read(_ from: Int64) async -> Stage<SourcePage> {
             guard from < target else { return .success(SourcePage()) }

@@ -39,6 +39,25 @@ import Testing
         #expect(visited == oracle)
     }
 
+    /// Batch updates (with repeated keys inside one batch, and batches that make the table grow)
+    /// return and leave exactly what one update after another does.
+    @Test func batchUpdatesAgreeWithSingleUpdates() {
+        var rng = SplitMix(seed: 11)
+        let keys = Self.keys(5000)
+        var batched = HashTable<Int64>()
+        var single = HashTable<Int64>()
+        var batchedSet = HashSet()
+        var singleSet = HashSet()
+        for round in 0..<40 {
+            let pairs = (0..<(round * 37 % 700)).map { _ in (key: keys[Int(rng.next() % 5000)], value: Int64(rng.next() % 1000)) }
+            #expect(batched.updateValues(pairs) == pairs.map { single.updateValue($0.value, forKey: $0.key) })
+            #expect(batchedSet.insert(contentsOf: pairs.map(\.key)) == pairs.map { singleSet.insert($0.key) })
+            #expect(batched == single)
+            #expect(batched.count == single.count && batchedSet.count == singleSet.count)
+        }
+        #expect(Set(batchedSet.keys) == Set(singleSet.keys))
+    }
+
     /// Equality ignores table order and capacity, and sees a changed value or a missing key.
     @Test func equalityIsByContent() {
         let keys = Self.keys(300)
