@@ -445,7 +445,19 @@ struct Replay {
             guard from < target else { return .success(SourcePage()) }
             let end = min(from + pageSize, target)
             do {
-                return .success(SourcePage(entries: try await source.entries(from..<end), checkpoints: try await source.checkpoints((from + 1)...end)))
+                // In parts read at once (a database reads them on separate connections): one reader
+                // at a time could not keep up with the other stages.
+                let parts = threads > 1 && end - from >= 512 ? threads : 1
+                let step = (end - from + Int64(parts) - 1) / Int64(parts)
+                let entries = try await withThrowingTaskGroup(of: (Int64, [AuditEntry]).self) { group in
+                    for lower in stride(from: from, to: end, by: Int(step)) {
+                        group.addTask { (lower, try await source.entries(lower..<min(lower + step, end))) }
+                    }
+                    var read: [(Int64, [AuditEntry])] = []
+                    for try await part in group { read.append(part) }
+                    return read.sorted { $0.0 < $1.0 }.flatMap(\.1)
+                }
+                return .success(SourcePage(entries: entries, checkpoints: try await source.checkpoints((from + 1)...end)))
             } catch { return .failure(error) }
         }
         func prepare(_ read: Stage<SourcePage>) -> Stage<PreparedPage> {
