@@ -1,6 +1,10 @@
 #ifndef CONSENT_LEDGER_COPENSSL_SHIM_H
 #define CONSENT_LEDGER_COPENSSL_SHIM_H
 
+/* SHA256_Init/Update/Final are deprecated in OpenSSL 3 but kept: ConsentCrypto.Digest uses them for
+ * SHA-256 because EVP_DigestInit_ex2 frees and reallocates its context on every hash in 3.0. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 #include <openssl/evp.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>

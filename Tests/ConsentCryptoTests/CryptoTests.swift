@@ -1,3 +1,4 @@
+import COpenSSL
 import ConsentCore
 import Testing
 
@@ -22,6 +23,33 @@ import Testing
         Array("ab".utf8).withUnsafeBytes { d.update($0) }
         Array("c".utf8).withUnsafeBytes { d.update($0) }
         #expect(d.finish() == Digest.hash(.sm3, Array("abc".utf8)))
+    }
+
+    /// SHA-256 runs on OpenSSL's SHA256_* functions, not EVP: it must agree with EVP's one-shot
+    /// digest at every length around the block boundaries, streamed in pieces, context reused.
+    @Test func sha256AgreesWithEVP() {
+        func evp(_ bytes: [UInt8]) -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: 32)
+            var length: UInt32 = 0
+            #expect(EVP_Digest(bytes, bytes.count, &out, &length, EVP_sha256(), nil) == 1)
+            return out
+        }
+        let d = Digest(.sha256)
+        for length in 0..<300 {
+            let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ length) }
+            #expect(d.hash(bytes).bytes == evp(bytes))
+            d.begin()
+            bytes.withUnsafeBytes { raw in
+                for piece in stride(from: 0, to: length, by: 7) {
+                    d.update(UnsafeRawBufferPointer(rebasing: raw[piece..<min(piece + 7, length)]))
+                }
+            }
+            #expect(d.finish().bytes == evp(bytes))
+        }
+        // FIPS 180-2 appendix B.2 (two blocks).
+        #expect(
+            d.hash(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)).hex
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
     }
 
     @Test func hmacRFC4231() throws {
