@@ -168,12 +168,14 @@ public struct RetentionTracker: Sendable {
             stored: stored)
     }
 
-    /// ``consent(_:_:superseding:stored:)`` for a header read in place (`fields`, read from `header`):
-    /// the sender is looked up by its bytes, no string is built.
-    public mutating func consent(_ index: Int64, _ fields: ConsentFields, header: [UInt8], superseding previous: Int64?, stored: Bool) {
-        if let previous, isEvent(previous) { records[Int(previous)].supersededAt = fields.recordedAt }
-        let sender = fields.senderBytes(in: header).withUnsafeBytes { senders.id(utf8: $0) }
-        record(index, subjectKey: fields.subjectKey, recordedAt: fields.recordedAt, action: fields.action, sender: sender, stored: stored)
+    /// ``consent(_:_:superseding:stored:)`` for a header read in place (``ConsentFields``): the
+    /// sender is given and looked up by its UTF-8 bytes, no string is built.
+    public mutating func consent(
+        _ index: Int64, subjectKey: Hash, recordedAt: Milliseconds, action: ConsentAction, senderUTF8: UnsafeRawBufferPointer,
+        superseding previous: Int64?, stored: Bool
+    ) {
+        if let previous, isEvent(previous) { records[Int(previous)].supersededAt = recordedAt }
+        record(index, subjectKey: subjectKey, recordedAt: recordedAt, action: action, sender: senders.id(utf8: senderUTF8), stored: stored)
     }
 
     /// Records hold entry `index`; returns what is wrong with it (a release of an entry that is not a

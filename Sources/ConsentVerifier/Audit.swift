@@ -207,10 +207,29 @@ enum PreparedHeader {
     /// The header does not decode, or its served leaf hash differs (the sequential phase, which
     /// stops at the first problem, says which).
     case rejected
-    case consent(ConsentFields)
+    case consent(ConsentFacts)
     case commit(CommitHeader)
     /// A hold or purge entry: rare, decoded again when checked.
     case other
+}
+
+/// What the sequential checks need of a consent header (``ConsentFields`` holds more).
+struct ConsentFacts {
+    var previousLeafHash: Hash
+    var recordedAt: Milliseconds
+    var subjectKey: Hash
+    var action: ConsentAction
+    var keyPredecessor: KeyLink?
+    var sender: ConsentFields.Span
+
+    init(_ fields: ConsentFields) {
+        previousLeafHash = fields.previousLeafHash
+        recordedAt = fields.recordedAt
+        subjectKey = fields.subjectKey
+        action = fields.action
+        keyPredecessor = fields.keyPredecessor
+        sender = fields.sender
+    }
 }
 
 enum BodyProblem {
@@ -616,52 +635,60 @@ struct Replay {
     static func prepare(_ page: [AuditEntry], suite: Suite, threads: Int) -> [PreparedEntry] {
         guard !page.isEmpty else { return [] }
         let threads = min(threads, max(1, page.count / 64))
-        return [PreparedEntry](unsafeUninitializedCapacity: page.count) { buffer, count in
-            nonisolated(unsafe) let base = buffer.baseAddress!
-            let chunk = (page.count + threads - 1) / threads
-            DispatchQueue.concurrentPerform(iterations: threads) { part in
-                let hasher = Digest(suite: suite)
-                let lower = part * chunk
-                let upper = min(page.count, lower + chunk)
-                guard lower < upper else { return }
-                for i in lower..<upper { (base + i).initialize(to: Replay.prepare(page[i], hasher: hasher)) }
+        // Entries are read and prepared entries written through pointers: copying them (reference
+        // counts, hundreds of bytes per entry) cost as much as decoding them.
+        return page.withUnsafeBufferPointer { entries in
+            nonisolated(unsafe) let entries = entries
+            return [PreparedEntry](unsafeUninitializedCapacity: page.count) { buffer, count in
+                nonisolated(unsafe) let base = buffer.baseAddress!
+                let chunk = (page.count + threads - 1) / threads
+                DispatchQueue.concurrentPerform(iterations: threads) { part in
+                    let hasher = Digest(suite: suite)
+                    let lower = part * chunk
+                    let upper = min(page.count, lower + chunk)
+                    guard lower < upper else { return }
+                    for i in lower..<upper {
+                        (base + i).initialize(to: PreparedEntry())
+                        Replay.prepare(entries.baseAddress! + i, hasher: hasher, into: base + i)
+                    }
+                }
+                count = page.count
             }
-            count = page.count
         }
     }
 
-    static func prepare(_ entry: AuditEntry, hasher: Digest) -> PreparedEntry {
-        var p = PreparedEntry()
-        let bytes = entry.header
-        p.leaf = hasher.leafHash(bytes)
+    /// Fills `prepared` (initialised to `PreparedEntry()`) for `entry`.
+    static func prepare(_ entry: UnsafePointer<AuditEntry>, hasher: Digest, into prepared: UnsafeMutablePointer<PreparedEntry>) {
+        let bytes = entry.pointee.header
+        let leaf = hasher.leafHash(bytes)
+        prepared.pointee.leaf = leaf
         // Consent events, nearly every entry, are read in place; the other kinds are decoded.
         let isConsent = bytes.count > 1 && bytes[1] == EntryKind.consent.rawValue
         let fields = isConsent ? try? ConsentFields(decoding: bytes) : nil
         let decoded = isConsent ? nil : try? EntryHeader(decoding: bytes)
-        guard fields != nil || decoded != nil, entry.leafHash.map({ $0 == p.leaf }) ?? true else { return p }
+        guard fields != nil || decoded != nil, entry.pointee.leafHash.map({ $0 == leaf }) ?? true else { return }
         guard let h = fields else {
-            if case .commit(let c)? = decoded { p.header = .commit(c) } else { p.header = .other }
-            return p
+            if case .commit(let c)? = decoded { prepared.pointee.header = .commit(c) } else { prepared.pointee.header = .other }
+            return
         }
-        p.header = .consent(h)
+        prepared.pointee.header = .consent(ConsentFacts(h))
         var keys = LinkKeys(
-            stateKey: h.stateKey(in: bytes, hasher: hasher), event: MapValue(index: entry.index, action: h.action, leafHash: p.leaf),
+            stateKey: h.stateKey(in: bytes, hasher: hasher), event: MapValue(index: entry.pointee.index, action: h.action, leafHash: leaf),
             idempotencyKey: h.idempotencyKeyHash)
-        if case .present(let body) = entry.body {
+        if case .present(let body) = entry.pointee.body {
             guard hasher.hash(body) == h.bodyHash else {
-                p.bodyProblem = .hashDiffers
-                return p
+                prepared.pointee.bodyProblem = .hashDiffers
+                return
             }
             guard let decoded = try? ConsentBody.opening(body),
                 Derivation.subjectKey(pepper: decoded.pepper, e164: decoded.subject, hasher: hasher) == h.subjectKey
             else {
-                p.bodyProblem = .doesNotOpenSubjectKey
-                return p
+                prepared.pointee.bodyProblem = .doesNotOpenSubjectKey
+                return
             }
             keys.number = (LogAudit.numberKey(decoded.subject, hasher: hasher), decoded.pepper)
         }
-        p.keys = keys
-        return p
+        prepared.pointee.keys = keys
     }
 
     /// Why the parallel phase rejected `entry`'s header (it stops the audit, so it is worked out
@@ -674,32 +701,40 @@ struct Replay {
     /// Checks one page of entries `from..<to` in order.
     mutating func check(_ page: PreparedPage, from: Int64, to: Int64) throws {
         var checkpoints = page.source.checkpoints[...]
-        let entries = page.source.entries
-        for offset in entries.indices {
-            let index = frontier.size
-            guard entries[offset].index == index else { throw AuditProblem(index, "missing (the source's next entry is \(entries[offset].index))") }
-            try apply(entries[offset], page.prepared[offset], page.links[offset], index: index)
-            while let next = checkpoints.first, next.size <= frontier.size {
-                checkpoints.removeFirst()
-                if next.size == frontier.size { try checkCheckpoint(size: next.size, note: next.note) }
+        // Entries and prepared entries are passed by pointer: copies of them cost reference counts
+        // and hundreds of bytes per entry.
+        try page.source.entries.withUnsafeBufferPointer { entries in
+            try page.prepared.withUnsafeBufferPointer { prepared in
+                for offset in entries.indices {
+                    let index = frontier.size
+                    guard entries[offset].index == index else {
+                        throw AuditProblem(index, "missing (the source's next entry is \(entries[offset].index))")
+                    }
+                    try apply(entries.baseAddress! + offset, prepared.baseAddress! + offset, page.links[offset], index: index)
+                    while let next = checkpoints.first, next.size <= frontier.size {
+                        checkpoints.removeFirst()
+                        if next.size == frontier.size { try checkCheckpoint(size: next.size, note: next.note) }
+                    }
+                }
             }
         }
         if frontier.size < to { throw AuditProblem(frontier.size, "missing (the source serves no entry at this index)") }
     }
 
     /// The sequential checks of one entry.
-    mutating func apply(_ entry: AuditEntry, _ p: PreparedEntry, _ link: EntryLinks, index: Int64) throws {
+    mutating func apply(_ entry: UnsafePointer<AuditEntry>, _ prepared: UnsafePointer<PreparedEntry>, _ link: EntryLinks, index: Int64) throws {
+        let p = prepared.pointee
         let leaf = p.leaf
         func fail(_ message: String) -> AuditProblem { AuditProblem(index, message) }
         let previousLeafHash: Hash
         let recordedAt: Milliseconds
         var other: EntryHeader?
         switch p.header {
-        case .rejected: throw fail(Replay.headerProblem(entry))
+        case .rejected: throw fail(Replay.headerProblem(entry.pointee))
         case .consent(let h): (previousLeafHash, recordedAt) = (h.previousLeafHash, h.recordedAt)
         case .commit(let c): (previousLeafHash, recordedAt) = (c.previousLeafHash, c.recordedAt)
         case .other:
-            let header = try EntryHeader(decoding: entry.header)
+            let header = try EntryHeader(decoding: entry.pointee.header)
             (previousLeafHash, recordedAt, other) = (header.previousLeafHash, header.recordedAt, header)
         }
         guard previousLeafHash == previous else { throw fail("hash chain broken (previous leaf hash differs)") }
@@ -708,7 +743,7 @@ struct Replay {
         if batchTime == nil, let lastBatchTime, recordedAt <= lastBatchTime {
             throw fail("a new batch must be recorded strictly later than the previous one")
         }
-        if case .consent = p.header {} else if case .present = entry.body {
+        if case .consent = p.header {} else if case .present = entry.pointee.body {
             throw fail("has a body, but only consent events have one")
         }
         switch p.header {
@@ -716,7 +751,7 @@ struct Replay {
         case .consent(let h):
             if let problem = p.bodyProblem { throw fail(problem.message) }
             var stored = false
-            switch entry.body {
+            switch entry.pointee.body {
             case .present:
                 // One number, one subject key: a second pepper would hide events from lookups by number.
                 if link.otherPepper { throw fail("the number has a different pepper than in earlier entries") }
@@ -733,7 +768,12 @@ struct Replay {
             let expected = previousOfKey.map { KeyLink(index: $0.index, leafHash: $0.leafHash) }
             guard h.keyPredecessor == expected else { throw fail("link to the previous event of its state key is wrong") }
             if audit.options.recomputeMap, let keys = p.keys { pending.append((keys.stateKey, value)) }
-            retention.consent(index, h, header: entry.header, superseding: previousOfKey?.index, stored: stored)
+            entry.pointee.header.withUnsafeBytes { header in
+                retention.consent(
+                    index, subjectKey: h.subjectKey, recordedAt: h.recordedAt, action: h.action,
+                    senderUTF8: UnsafeRawBufferPointer(rebasing: header[Int(h.sender.offset)..<Int(h.sender.offset) + Int(h.sender.count)]),
+                    superseding: previousOfKey?.index, stored: stored)
+            }
             batchEvents += 1
             report.events += 1
             batchTime = h.recordedAt
