@@ -329,16 +329,16 @@ public struct ConsentBody: Equatable, Sendable {
         return w.bytes
     }
 
-    /// What opens the header's subject key: the pepper and the number of a body, with every check
-    /// ``init(decoding:)`` makes (it throws exactly when that does) but without building the salt and
-    /// the evidence, which an audit does not keep.
-    public static func opening(_ bytes: [UInt8]) throws -> (pepper: Hash, subject: String) {
+    /// What opens the header's subject key: the pepper and where in `bytes` the number is, with every
+    /// check ``init(decoding:)`` makes (it throws exactly when that does) but without building the
+    /// salt, the number's string and the evidence, which an audit does not keep.
+    public static func opening(_ bytes: [UInt8]) throws -> (pepper: Hash, subject: Range<Int>) {
         var r = ByteReader(bytes)
         let version = try r.u8()
         guard version == 1 else { throw EntryError("unsupported body version \(version)") }
         try r.skip(16)
         let pepper = try r.hash()
-        let subject = try r.shortString()
+        let subject = try r.shortStringSpan().range
         let count = Int(try r.u8())
         var last: UInt8 = 0
         for _ in 0..<count {
@@ -381,11 +381,16 @@ public enum Derivation {
     /// HMAC of the number under the log's secret, so keys cannot be reversed by trying all numbers,
     /// while a disclosed body (pepper and number) lets anyone check the key.
     public static func subjectKey(pepper: Hash, e164: String, hasher: some HashFunction) -> Hash {
+        var e164 = e164
+        return e164.withUTF8 { subjectKey(pepper: pepper, e164UTF8: UnsafeRawBufferPointer($0), hasher: hasher) }
+    }
+
+    /// ``subjectKey(pepper:e164:hasher:)`` of the number's UTF-8 bytes.
+    public static func subjectKey(pepper: Hash, e164UTF8: UnsafeRawBufferPointer, hasher: some HashFunction) -> Hash {
         hasher.begin()
         subjectKeyPrefix.withUnsafeBytes { hasher.update($0) }
         pepper.withUnsafeBytes { hasher.update($0) }
-        var e164 = e164
-        e164.withUTF8 { hasher.update(UnsafeRawBufferPointer($0)) }
+        hasher.update(e164UTF8)
         return hasher.finish()
     }
 

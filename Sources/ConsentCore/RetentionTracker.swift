@@ -300,10 +300,24 @@ struct SenderTable: Sendable {
         return id
     }
 
+    /// A keyed multiply-mix over the name's 8-byte words, with the per-process random multipliers
+    /// of ``Hash/_rawHashValue(seed:)`` (SipHash through `Hasher` was a tenth of the audit's
+    /// sequential checks): names chosen to collide cannot be chosen without the multipliers, and a
+    /// collision costs a probe, never a wrong answer.
     private static func slot(_ bytes: UnsafeRawBufferPointer, _ mask: Int) -> Int {
-        var hasher = Hasher()
-        hasher.combine(bytes: bytes)
-        return hasher.finalize() & mask
+        let k = HashTableKeys.shared
+        var h = k.8 ^ UInt64(bytes.count)
+        var offset = 0
+        while offset < bytes.count {
+            var word: UInt64 = 0
+            withUnsafeMutableBytes(of: &word) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<min(offset + 8, bytes.count)])) }
+            h = (h ^ word) &* (k.0 | 1)
+            h ^= h >> 29
+            offset += 8
+        }
+        h &*= 0xff51_afd7_ed55_8ccd
+        h ^= h >> 33
+        return Int(truncatingIfNeeded: h) & mask
     }
 
     private mutating func rehash() {

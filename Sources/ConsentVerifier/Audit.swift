@@ -383,12 +383,12 @@ public struct LogAudit {
         }
     }
 
-    /// H("consent-ledger/audit/number/v1" ‖ 0x00 ‖ number): how the state file names a number.
-    static func numberKey(_ e164: String, hasher: some HashFunction) -> Hash {
+    /// H("consent-ledger/audit/number/v1" ‖ 0x00 ‖ number): how the state file names a number
+    /// (given as its UTF-8 bytes).
+    static func numberKey(utf8: UnsafeRawBufferPointer, hasher: some HashFunction) -> Hash {
         hasher.begin()
         numberKeyPrefix.withUnsafeBytes { hasher.update($0) }
-        var e164 = e164
-        e164.withUTF8 { hasher.update(UnsafeRawBufferPointer($0)) }
+        hasher.update(utf8)
         return hasher.finish()
     }
 
@@ -680,13 +680,17 @@ struct Replay {
                 prepared.pointee.bodyProblem = .hashDiffers
                 return
             }
-            guard let decoded = try? ConsentBody.opening(body),
-                Derivation.subjectKey(pepper: decoded.pepper, e164: decoded.subject, hasher: hasher) == h.subjectKey
+            guard let opened = try? ConsentBody.opening(body),
+                let numberKey = body.withUnsafeBytes({ raw -> Hash? in
+                    let number = UnsafeRawBufferPointer(rebasing: raw[opened.subject])
+                    guard Derivation.subjectKey(pepper: opened.pepper, e164UTF8: number, hasher: hasher) == h.subjectKey else { return nil }
+                    return LogAudit.numberKey(utf8: number, hasher: hasher)
+                })
             else {
                 prepared.pointee.bodyProblem = .doesNotOpenSubjectKey
                 return
             }
-            keys.number = (LogAudit.numberKey(decoded.subject, hasher: hasher), decoded.pepper)
+            keys.number = (numberKey, opened.pepper)
         }
         prepared.pointee.keys = keys
     }
