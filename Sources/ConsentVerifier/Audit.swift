@@ -349,6 +349,14 @@ final class KeyLinker: @unchecked Sendable {
     }
 }
 
+/// Runs `work` on a Dispatch thread and returns its result: for blocking work that would otherwise
+/// hold one of the cooperative pool's few threads.
+func onDispatchThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(returning: work()) }
+    }
+}
+
 /// Replays a log from a source and checks it. One use per audit.
 public struct LogAudit {
     public let verifier: NoteVerifier
@@ -479,10 +487,10 @@ struct Replay {
                 return .success(SourcePage(entries: entries, checkpoints: try await source.checkpoints((from + 1)...end)))
             } catch { return .failure(error) }
         }
-        func prepare(_ read: Stage<SourcePage>) -> Stage<PreparedPage> {
+        @Sendable func prepare(_ read: Stage<SourcePage>) -> Stage<PreparedPage> {
             read.map { PreparedPage(source: $0, prepared: Replay.prepare($0.entries, suite: suite, threads: threads)) }
         }
-        func link(_ prepared: Stage<PreparedPage>) -> Stage<PreparedPage> {
+        @Sendable func link(_ prepared: Stage<PreparedPage>) -> Stage<PreparedPage> {
             prepared.map { page in
                 var page = page
                 page.links = linker.link(page.prepared, threads: threads)
@@ -495,8 +503,11 @@ struct Replay {
         while next < target {
             let end = min(next + pageSize, target)
             let ahead = end + 2 * pageSize
-            async let linking = link(prepared)
-            async let preparing = prepare(raw)
+            // The two CPU stages block their threads (they hash and probe on Dispatch's threads):
+            // they run off Swift's cooperative pool, which has one thread per core and must stay
+            // free for the reads and the checks.
+            async let linking = onDispatchThread { [prepared] in link(prepared) }
+            async let preparing = onDispatchThread { [raw] in prepare(raw) }
             async let reading = read(ahead)
             try check(try linked.get(), from: next, to: end)
             try await checkServedHashes(source: source)
