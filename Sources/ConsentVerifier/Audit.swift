@@ -357,6 +357,52 @@ func onDispatchThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async ->
     }
 }
 
+/// The state map's part of a replay: applies each batch's events to the map and compares the root
+/// with the one the batch's commit entry claims. The slowest part of an audit that recomputes the
+/// map, and sequential, so it is a pipeline stage of its own: a page's batches are applied while
+/// the next page is checked. Used by one task at a time.
+final class MapReplay: @unchecked Sendable {
+    /// One batch: its events in order, and the commit entry that ends it.
+    struct Batch: Sendable {
+        var updates: [(key: Hash, value: MapValue)]
+        var stateRoot: Hash
+        var commit: Int64
+    }
+
+    /// State roots that matched, and the first that did not.
+    typealias Result = (verified: Int64, problem: AuditProblem?)
+
+    private let map = LiveStateMap(rootID: 0, rootHash: .zero)
+    private var nextID: MapNodeID = 1
+    private let hasher: Digest
+
+    init(suite: Suite) { hasher = Digest(suite: suite) }
+
+    /// Loads every key's latest event (a resumed audit's saved state); returns the map's root.
+    func load(_ latest: HashTable<MapValue>) throws -> Hash {
+        let update = try map.update(Array(latest), nextID: nextID, hasher: hasher)
+        nextID += MapNodeID(update.nodes.count)
+        return update.root
+    }
+
+    /// Applies `batches` in order, stopping at the first whose state root does not match.
+    func apply(_ batches: [Batch]) -> Result {
+        var verified: Int64 = 0
+        for batch in batches {
+            let root: Hash
+            do {
+                let update = try map.updateRoot(batch.updates, nextID: nextID, hasher: hasher)
+                (root, nextID) = (update.root, update.nextID)
+            } catch {
+                return (verified, AuditProblem(batch.commit, "the state map cannot be replayed: \(error)"))
+            }
+            guard root == batch.stateRoot else { return (verified, AuditProblem(batch.commit, "state root does not match the replayed state map")) }
+            verified += 1
+        }
+        return (verified, nil)
+    }
+}
+
 /// Replays a log from a source and checks it. One use per audit.
 public struct LogAudit {
     public let verifier: NoteVerifier
@@ -421,8 +467,10 @@ struct Replay {
     /// The open batch's events (key, value) in order, for the state map (only with `recomputeMap`).
     var pending: [(key: Hash, value: MapValue)] = []
     var stateRoot = Hash.zero
-    var map = LiveStateMap(rootID: 0, rootHash: .zero)
-    var nextMapID: MapNodeID = 1
+    /// The state map's replay (only with `recomputeMap`), and the batches the checks handed it
+    /// since it last ran.
+    let mapper: MapReplay
+    var mapBatches: [MapReplay.Batch] = []
     var retention = RetentionTracker()
     /// What the source said about purged bodies: index → the purge entry it named.
     var sourcePurges: [Int64: Int64?] = [:]
@@ -435,6 +483,7 @@ struct Replay {
         self.audit = audit
         self.report = report
         hasher = Digest(suite: audit.suite)
+        mapper = MapReplay(suite: audit.suite)
     }
 
     mutating func run(
@@ -497,6 +546,7 @@ struct Replay {
                 return page
             }
         }
+        var mapping: Task<MapReplay.Result, Never>?
         var linked = link(prepare(await read(next)))
         var prepared = prepare(await read(next + pageSize))
         var raw = await read(next + 2 * pageSize)
@@ -509,14 +559,26 @@ struct Replay {
             async let linking = onDispatchThread { [prepared] in link(prepared) }
             async let preparing = onDispatchThread { [raw] in prepare(raw) }
             async let reading = read(ahead)
-            try check(try linked.get(), from: next, to: end)
-            try await checkServedHashes(source: source)
+            do {
+                try check(try linked.get(), from: next, to: end)
+                try await checkServedHashes(source: source)
+            } catch let problem as AuditProblem {
+                // A wrong state root in a batch before the problem comes first.
+                throw await settleMap(mapping) ?? problem
+            }
+            // The map stage: the previous page's batches were applied while this page was checked;
+            // this page's are applied while the next one is.
+            if let problem = await settleMap(mapping) { throw problem }
+            let batches = mapBatches
+            mapBatches = []
+            mapping = batches.isEmpty ? nil : Task { [mapper] in await onDispatchThread { mapper.apply(batches) } }
             next = end
             progress?(next, target)
             linked = await linking
             prepared = await preparing
             raw = await reading
         }
+        if let problem = await settleMap(mapping) { throw problem }
         keys = linker.keys
         if batchTime != nil {
             throw AuditProblem(target - 1, "the log ends inside a batch (no commit entry after it)")
@@ -542,6 +604,20 @@ struct Replay {
             checkpointNote: latestNote, size: frontier.size, peaks: frontier.peaks, lastLeafHash: previous,
             lastRecordedAt: lastTime == .min ? nil : lastTime, stateRoot: stateRoot, latest: keys.latest,
             idempotencyKeys: keys.idempotency, peppers: keys.peppers, retention: retention)
+    }
+
+    /// Waits for the map stage's work in flight, then applies the batches the checks handed over
+    /// since; returns the first state root that does not match, if any.
+    mutating func settleMap(_ inFlight: Task<MapReplay.Result, Never>?) async -> AuditProblem? {
+        if let inFlight {
+            let result = await inFlight.value
+            report.stateRoots += result.verified
+            if let problem = result.problem { return problem }
+        }
+        let result = mapper.apply(mapBatches)
+        mapBatches = []
+        report.stateRoots += result.verified
+        return result.problem
     }
 
     /// Continues from a saved state, after checking that the served log extends it.
@@ -603,9 +679,7 @@ struct Replay {
         stateRoot = state.stateRoot
         retention = state.retention
         if audit.options.recomputeMap, !keys.latest.isEmpty {
-            let update = try map.update(Array(keys.latest), nextID: nextMapID, hasher: hasher)
-            nextMapID += MapNodeID(update.nodes.count)
-            guard update.root == stateRoot else {
+            guard try mapper.load(keys.latest) == stateRoot else {
                 throw AuditProblem(nil, "the saved state is damaged: its state map does not give its state root")
             }
         }
@@ -796,13 +870,9 @@ struct Replay {
             guard c.eventCount == batchEvents else {
                 throw fail("commit entry counts \(c.eventCount) events, the batch has \(batchEvents)")
             }
-            if audit.options.recomputeMap {
-                let update = try map.updateRoot(pending, nextID: nextMapID, hasher: hasher)
-                nextMapID = update.nextID
-                guard update.root == c.stateRoot else { throw fail("state root does not match the replayed state map") }
-                report.stateRoots += 1
-            }
-            pending.removeAll(keepingCapacity: true)
+            // The map stage checks the state root (``MapReplay``), while the next page is checked.
+            if audit.options.recomputeMap { mapBatches.append(MapReplay.Batch(updates: pending, stateRoot: c.stateRoot, commit: index)) }
+            pending = []
             batchEvents = 0
             batchTime = nil
             lastBatchTime = c.recordedAt

@@ -332,6 +332,30 @@ func writeFile(_ bytes: [UInt8], _ path: String) throws {
         #expect(noMap.ok, "\(noMap.problem ?? "")")
     }
 
+    /// State roots are checked by a stage of their own, a page behind the other checks: a wrong root
+    /// is still the problem named when a later entry is bad too, whatever the page size, and a bad
+    /// entry before the wrong root is still named first.
+    @Test(arguments: [3, 5, 11, 64, 8192])
+    func forgedStateRootIsNamedBeforeLaterProblems(pageSize: Int64) async throws {
+        let history = try await AuditHistory()
+        var forged = try await forgeStateRoot(history, at: 10)
+        let laterEvent = try #require(forged.bodies.indices.last { if case .present = forged.bodies[$0] { return true } else { return false } })
+        forged.bodies[laterEvent] = .present([1, 2, 3])
+        let options = AuditOptions(pageSize: pageSize)
+        let (report, _) = try await LogAudit(verifier: history.key, options: options).run(source: forged)
+        #expect(report.problem == "entry 10: state root does not match the replayed state map")
+        #expect(report.firstBadIndex == 10)
+        let (noMap, _) = try await LogAudit(verifier: history.key, options: AuditOptions(recomputeMap: false, pageSize: pageSize))
+            .run(source: forged)
+        #expect(noMap.problem == "entry \(laterEvent): body does not match its hash")
+        // An entry before the forged commit entry is named before it.
+        let earlyEvent = try #require(forged.bodies.indices.first { if case .present = forged.bodies[$0] { return true } else { return false } })
+        #expect(earlyEvent < 10)
+        forged.bodies[earlyEvent] = .present([1, 2, 3])
+        let (early, _) = try await LogAudit(verifier: history.key, options: options).run(source: forged)
+        #expect(early.problem == "entry \(earlyEvent): body does not match its hash")
+    }
+
     @Test func purgeBeforeItsTimeIsNamed() async throws {
         let dir = TempDirectory()
         let ledger = try await makeLedger(dir)
