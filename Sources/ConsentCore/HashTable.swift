@@ -62,19 +62,27 @@ public struct HashTable<Value>: Sequence {
         if (count + 1) * 10 > slots.count * 7 { grow(to: slots.count * 2) }
         let mask = self.mask
         let old: Value? = slots.withUnsafeMutableBufferPointer { slots in
-            var i = Self.slotIndex(key, mask)
-            while let old = slots[i].value {
-                if slots[i].key == key {
-                    slots[i].value = value
-                    return old
-                }
-                i = (i + 1) & mask
-            }
-            slots[i] = Slot(key: key, value: value)
-            return nil
+            Self.set(value, forKey: key, in: slots, from: Self.slotIndex(key, mask), mask: mask)
         }
         if old == nil { storedCount += 1 }
         return old
+    }
+
+    /// Sets `key`'s value in `slots` (not full), probing from slot `start`; returns the value it
+    /// replaced, or nil for a new key (the caller counts it).
+    @inlinable static func set(
+        _ value: Value, forKey key: Hash, in slots: UnsafeMutableBufferPointer<Slot>, from start: Int, mask: Int
+    ) -> Value? {
+        var i = start
+        while let old = slots[i].value {
+            if slots[i].key == key {
+                slots[i].value = value
+                return old
+            }
+            i = (i + 1) & mask
+        }
+        slots[i] = Slot(key: key, value: value)
+        return nil
     }
 
     /// Sets each pair's value in turn and returns the values they replaced (nil for a new key), as
@@ -90,18 +98,9 @@ public struct HashTable<Value>: Sequence {
         let replaced = slots.withUnsafeMutableBufferPointer { slots in
             for start in starts { sum &+= slots[start].key.words.0 }
             return (0..<pairs.count).map { n -> Value? in
-                let (key, value) = pairs[n]
-                var i = starts[n]
-                while let old = slots[i].value {
-                    if slots[i].key == key {
-                        slots[i].value = value
-                        return old
-                    }
-                    i = (i + 1) & mask
-                }
-                slots[i] = Slot(key: key, value: value)
-                added += 1
-                return nil
+                let old = Self.set(pairs[n].value, forKey: pairs[n].key, in: slots, from: starts[n], mask: mask)
+                if old == nil { added += 1 }
+                return old
             }
         }
         storedCount += added

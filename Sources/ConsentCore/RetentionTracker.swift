@@ -129,7 +129,6 @@ public struct RetentionTracker: Sendable {
 
     private func isEvent(_ index: Int64) -> Bool { index >= 0 && index < records.count && records[Int(index)].action != 0 }
 
-
     private mutating func store(_ index: Int64, _ event: Event) {
         precondition(index >= records.count, "consent events are recorded in index order")
         if index > records.count { records.append(contentsOf: repeatElement(.none, count: Int(index) - records.count)) }
@@ -268,8 +267,8 @@ public struct RetentionTracker: Sendable {
 }
 
 /// Sender ids interned as numbers 0, 1, 2, … in order of first sight, looked up by their UTF-8
-/// bytes: open addressing over the numbers, slots chosen by the standard library's seeded hasher
-/// (so chosen names cannot pile up in one probe sequence), bytes compared in full.
+/// bytes: open addressing over the numbers, slots chosen by a keyed hash (so names chosen to pile
+/// up in one probe sequence cannot be chosen), bytes compared in full.
 struct SenderTable: Sendable {
     private(set) var names: [String] = []
     private var utf8: [[UInt8]] = []
@@ -300,10 +299,9 @@ struct SenderTable: Sendable {
         return id
     }
 
-    /// A keyed multiply-mix over the name's 8-byte words, with the per-process random multipliers
-    /// of ``Hash/_rawHashValue(seed:)`` (SipHash through `Hasher` was a tenth of the audit's
-    /// sequential checks): names chosen to collide cannot be chosen without the multipliers, and a
-    /// collision costs a probe, never a wrong answer.
+    /// A multiply-xorshift over the name's 8-byte words, keyed with per-process random values (those
+    /// of ``Hash/_rawHashValue(seed:)``): SipHash through `Hasher` was a tenth of the audit's
+    /// sequential checks. A collision costs a probe, never a wrong answer.
     private static func slot(_ bytes: UnsafeRawBufferPointer, _ mask: Int) -> Int {
         let k = HashTableKeys.shared
         var h = k.8 ^ UInt64(bytes.count)

@@ -349,3 +349,19 @@ private func period(_ text: String) -> RetentionPeriod {
         #expect(!Retention.isExpired(retainUntil: nil, at: .max))
     }
 }
+
+@Suite struct SenderTableTests {
+    /// Numbers are given in order of first sight and stay the same through the table's growth,
+    /// whether a name is looked up as a string or as bytes; names differing in one byte, or one
+    /// being a prefix of another, get numbers of their own.
+    @Test func internsByBytes() {
+        var table = SenderTable()
+        let names = (0..<300).map { "91440300MA5F\(String(format: "%06d", $0 * 7919))" } + ["a", "ab", "abc", "a.b", "A"]
+        for (i, name) in names.enumerated() { #expect(table.id(name) == UInt32(i)) }
+        for (i, name) in names.enumerated().reversed() {
+            let bytes = Array(name.utf8)
+            #expect(bytes.withUnsafeBytes { table.id(utf8: $0) } == UInt32(i))
+        }
+        #expect(table.names == names)
+    }
+}
