@@ -63,6 +63,27 @@ public final class LiveStateMap {
     public var rootID: MapNodeID { root == 0 ? 0 : nodes[root].id }
     /// The current root hash.
     public var rootHash: Hash { root == 0 ? StateMap.emptyRoot : nodes[root].hash }
+    /// The root's shape, as a parent one level up would see it: nothing, one leaf (whose hash does not
+    /// depend on its depth), or an inner node and its children's hashes (zero for an empty child).
+    public enum RootShape: Equatable, Sendable {
+        case empty
+        case leaf(Hash)
+        case inner(left: Hash, right: Hash)
+        /// The root is a stored node not loaded yet.
+        case unloaded
+    }
+
+    /// The root's shape (see ``RootShape``).
+    public var rootShape: RootShape {
+        guard root != 0 else { return .empty }
+        let node = nodes[root]
+        switch node.kind {
+        case .stub: return .unloaded
+        case .leaf: return .leaf(node.hash)
+        case .inner: return .inner(left: nodes[node.left].hash, right: nodes[node.right].hash)
+        }
+    }
+
     /// The nodes held in memory, loaded or not (about 60 bytes each, plus 80 per leaf).
     public var nodeCount: Int { nodes.count - 1 }
 

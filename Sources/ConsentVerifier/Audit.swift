@@ -359,8 +359,10 @@ func onDispatchThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async ->
 
 /// The state map's part of a replay: applies each batch's events to the map and compares the root
 /// with the one the batch's commit entry claims. The slowest part of an audit that recomputes the
-/// map, and sequential, so it is a pipeline stage of its own: a page's batches are applied while
-/// the next page is checked. Used by one task at a time.
+/// map, and sequential, so it is a pipeline stage of its own (a page's batches are applied while
+/// the next page is checked), and it keeps the map as two halves, the keys whose first bit is 0
+/// and those whose first bit is 1, updated on two threads at once: the map's root is computed from
+/// the two halves' roots (``joinedRoot(_:_:hasher:)``). Used by one task at a time.
 final class MapReplay: @unchecked Sendable {
     /// One batch: its events in order, and the commit entry that ends it.
     struct Batch: Sendable {
@@ -372,34 +374,80 @@ final class MapReplay: @unchecked Sendable {
     /// State roots that matched, and the first that did not.
     typealias Result = (verified: Int64, problem: AuditProblem?)
 
-    private let map = LiveStateMap(rootID: 0, rootHash: .zero)
-    private var nextID: MapNodeID = 1
+    /// One half of the map, with what updates it (one thread at a time each).
+    final class Half: @unchecked Sendable {
+        let map = LiveStateMap(rootID: 0, rootHash: .zero)
+        /// Node identifiers only number the nodes an update builds; an audit compares hashes.
+        var nextID: MapNodeID = 1
+        let hasher: Digest
+        var error: (any Error)?
+
+        init(suite: Suite) { hasher = Digest(suite: suite) }
+
+        func update(_ updates: [(key: Hash, value: MapValue)]) {
+            guard !updates.isEmpty else { return }
+            do { nextID = try map.updateRoot(updates, nextID: nextID, hasher: hasher).nextID } catch { self.error = error }
+        }
+    }
+
+    private let halves: [Half]
     private let hasher: Digest
 
-    init(suite: Suite) { hasher = Digest(suite: suite) }
+    init(suite: Suite) {
+        halves = [Half(suite: suite), Half(suite: suite)]
+        hasher = Digest(suite: suite)
+    }
 
     /// Loads every key's latest event (a resumed audit's saved state); returns the map's root.
     func load(_ latest: HashTable<MapValue>) throws -> Hash {
-        let update = try map.update(Array(latest), nextID: nextID, hasher: hasher)
-        nextID += MapNodeID(update.nodes.count)
-        return update.root
+        try update(Array(latest))
+        return Self.joinedRoot(halves[0].map, halves[1].map, hasher: hasher)
+    }
+
+    /// Applies `updates` to both halves, at once when both have some.
+    private func update(_ updates: [(key: Hash, value: MapValue)]) throws {
+        let parts = [updates.filter { StateMap.bit($0.key, 0) == 0 }, updates.filter { StateMap.bit($0.key, 0) == 1 }]
+        if parts.allSatisfy({ !$0.isEmpty }) {
+            DispatchQueue.concurrentPerform(iterations: 2) { halves[$0].update(parts[$0]) }
+        } else {
+            for i in 0..<2 { halves[i].update(parts[i]) }
+        }
+        for half in halves { if let error = half.error { throw error } }
     }
 
     /// Applies `batches` in order, stopping at the first whose state root does not match.
     func apply(_ batches: [Batch]) -> Result {
         var verified: Int64 = 0
         for batch in batches {
-            let root: Hash
-            do {
-                let update = try map.updateRoot(batch.updates, nextID: nextID, hasher: hasher)
-                (root, nextID) = (update.root, update.nextID)
-            } catch {
+            do { try update(batch.updates) } catch {
                 return (verified, AuditProblem(batch.commit, "the state map cannot be replayed: \(error)"))
             }
-            guard root == batch.stateRoot else { return (verified, AuditProblem(batch.commit, "state root does not match the replayed state map")) }
+            guard Self.joinedRoot(halves[0].map, halves[1].map, hasher: hasher) == batch.stateRoot else {
+                return (verified, AuditProblem(batch.commit, "state root does not match the replayed state map"))
+            }
             verified += 1
         }
         return (verified, nil)
+    }
+
+    /// The root of the map holding the keys of `zero` (keys whose first bit is 0) and of `one` (first
+    /// bit 1): what ``StateMap`` builds for all of them. The map is empty, or a single leaf, or an
+    /// inner node over the two halves' subtrees one level down, which each half's root shows.
+    static func joinedRoot(_ zero: LiveStateMap, _ one: LiveStateMap, hasher: some HashFunction) -> Hash {
+        // Each half's subtree below the root, and whether it is a single leaf.
+        func subtree(_ half: LiveStateMap, bit: Int) -> (hash: Hash, leaf: Bool)? {
+            switch half.rootShape {
+            case .empty: return nil
+            case .leaf(let hash): return (hash, true)
+            case .inner(let left, let right): return (bit == 0 ? left : right, false)
+            case .unloaded: preconditionFailure("an audit's map is built in memory")
+            }
+        }
+        switch (subtree(zero, bit: 0), subtree(one, bit: 1)) {
+        case (nil, nil): return StateMap.emptyRoot
+        case (let only?, nil) where only.leaf, (nil, let only?) where only.leaf: return only.hash
+        case (let l, let r): return StateMap.innerHash(l?.hash ?? .zero, r?.hash ?? .zero, hasher: hasher)
+        }
     }
 }
 

@@ -1,11 +1,12 @@
 import ConsentCore
 import ConsentCrypto
 import ConsentStoreSQLite
-import ConsentVerifier
+import ConsentTestSupport
 import Foundation
 import Testing
 
 @testable import ConsentLedger
+@testable import ConsentVerifier
 
 /// A log with every kind of entry: batches of grants and revocations (some with client keys), a
 /// legal hold, a compaction that purged bodies, and more events after it.
@@ -443,4 +444,34 @@ func writeFile(_ bytes: [UInt8], _ path: String) throws {
     }
 
     func newestSize(_ state: AuditState) -> Int64 { state.size }
+}
+
+@Suite struct MapReplayTests {
+    /// The map kept as two halves by first key bit gives the root of the whole map, whatever the
+    /// shape: empty, one leaf in either half, keys in one half only, both halves, and as it grows.
+    @Test func halvesGiveTheWholeMapsRoot() throws {
+        let hasher = Digest(.sha256)
+        var random = SplitMix(seed: 9)
+        func key(firstBit: UInt8) -> (key: Hash, value: MapValue) {
+            var bytes = (0..<32).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            bytes[0] = bytes[0] & 0x7f | firstBit << 7
+            return (Hash(bytes: bytes)!, MapValue(index: Int64(random.next() % 1000), action: .grant, leafHash: hasher.hash(bytes)))
+        }
+        // Keys per round in half 0 and half 1.
+        let plans: [[(Int, Int)]] = [
+            [(0, 0)], [(1, 0)], [(0, 1)], [(1, 1)], [(2, 0), (0, 1)], [(0, 3), (1, 0)], [(5, 0), (0, 0), (0, 7)], [(20, 20), (3, 1)],
+        ]
+        for plan in plans {
+            let whole = LiveStateMap(rootID: 0, rootHash: .zero)
+            let halves = [LiveStateMap(rootID: 0, rootHash: .zero), LiveStateMap(rootID: 0, rootHash: .zero)]
+            for (zeros, ones) in plan {
+                let updates = (0..<zeros).map { _ in key(firstBit: 0) } + (0..<ones).map { _ in key(firstBit: 1) }
+                _ = try whole.updateRoot(updates, nextID: 1, hasher: hasher)
+                for bit in 0..<2 {
+                    _ = try halves[bit].updateRoot(updates.filter { StateMap.bit($0.key, 0) == bit }, nextID: 1, hasher: hasher)
+                }
+                #expect(MapReplay.joinedRoot(halves[0], halves[1], hasher: hasher) == whole.rootHash, "plan \(plan), after \((zeros, ones))")
+            }
+        }
+    }
 }
