@@ -33,12 +33,14 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // glibc's allocator parameters (mallopt), for batch replays (LogAudit.tuneAllocatorForReplay).
+        .systemLibrary(name: "CMalloc"),
         // Pure core: encodings, Merkle math, validation. No I/O, no clock, no globals.
         .target(name: "ConsentCore", swiftSettings: cmo),
         // Digests, signatures and signed notes over OpenSSL.
         .target(name: "ConsentCrypto", dependencies: ["COpenSSL", "ConsentCore"], swiftSettings: cmo),
         // Offline verification; depends only on the core and crypto modules.
-        .target(name: "ConsentVerifier", dependencies: ["ConsentCore", "ConsentCrypto"]),
+        .target(name: "ConsentVerifier", dependencies: ["ConsentCore", "ConsentCrypto", "CMalloc"]),
         // Ledger service: storage protocol, sequencing, integration, checkpoint signing.
         .target(
             name: "ConsentLedger",

@@ -88,6 +88,7 @@ extension ConsentLedgerCommand {
                 }
             }
             let showProgress = !output.json && isatty(STDERR_FILENO) == 1
+            LogAudit.tuneAllocatorForReplay()
             let audit = LogAudit(verifier: verifier, options: AuditOptions(recomputeMap: !noMap, notBefore: notBefore))
             let started = Date()
             let report: AuditReport

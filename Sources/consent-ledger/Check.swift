@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConsentLedger
+import ConsentVerifier
 import Foundation
 
 extension ConsentLedgerCommand {
@@ -13,6 +14,7 @@ extension ConsentLedgerCommand {
 
         func run() async throws {
             let ledger = try await dataOptions.open(writable: false)
+            LogAudit.tuneAllocatorForReplay()
             let showProgress = !output.json && isatty(STDERR_FILENO) == 1
             let report = try await ledger.checkIntegrity { done, total in
                 if showProgress { FileHandle.standardError.write(Data("\rchecked \(done)/\(total) entries".utf8)) }

@@ -58,6 +58,7 @@ enum AuditBench {
             let exportTime = try await seconds { summary = try await LogExport.export(store: store, to: path + ".export") }
             print("export: \(rate(Int(size), exportTime)) (\(summary!.entryBundles) bundles)")
         }
+        LogAudit.tuneAllocatorForReplay()
         for map in [false, true] {
             let options = AuditOptions(recomputeMap: map)
             var report = AuditReport()
