@@ -40,12 +40,12 @@ let package = Package(
         // Digests, signatures and signed notes over OpenSSL.
         .target(name: "ConsentCrypto", dependencies: ["COpenSSL", "ConsentCore"], swiftSettings: cmo),
         // Offline verification; depends only on the core and crypto modules.
-        .target(name: "ConsentVerifier", dependencies: ["ConsentCore", "ConsentCrypto", "CMalloc"]),
+        .target(name: "ConsentVerifier", dependencies: ["ConsentCore", "ConsentCrypto"]),
         // Ledger service: storage protocol, sequencing, integration, checkpoint signing.
         .target(
             name: "ConsentLedger",
             dependencies: [
-                "ConsentCore", "ConsentCrypto", "ConsentVerifier",
+                "ConsentCore", "ConsentCrypto", "ConsentVerifier", "CMalloc",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: cmo

@@ -616,7 +616,7 @@ struct Replay {
             }
             // The map stage: the previous page's batches were applied while this page was checked;
             // this page's are applied while the next one is.
-            if let problem = await settleMap(mapping) { throw problem }
+            if let problem = await awaitMap(mapping) { throw problem }
             let batches = mapBatches
             mapBatches = []
             mapping = batches.isEmpty ? nil : Task { [mapper] in await onDispatchThread { mapper.apply(batches) } }
@@ -654,14 +654,18 @@ struct Replay {
             idempotencyKeys: keys.idempotency, peppers: keys.peppers, retention: retention)
     }
 
+    /// Waits for the map stage's work in flight; returns the first state root that did not match.
+    mutating func awaitMap(_ inFlight: Task<MapReplay.Result, Never>?) async -> AuditProblem? {
+        guard let inFlight else { return nil }
+        let result = await inFlight.value
+        report.stateRoots += result.verified
+        return result.problem
+    }
+
     /// Waits for the map stage's work in flight, then applies the batches the checks handed over
     /// since; returns the first state root that does not match, if any.
     mutating func settleMap(_ inFlight: Task<MapReplay.Result, Never>?) async -> AuditProblem? {
-        if let inFlight {
-            let result = await inFlight.value
-            report.stateRoots += result.verified
-            if let problem = result.problem { return problem }
-        }
+        if let problem = await awaitMap(inFlight) { return problem }
         let result = mapper.apply(mapBatches)
         mapBatches = []
         report.stateRoots += result.verified

@@ -1,4 +1,5 @@
 import CMalloc
+import ConsentVerifier
 
 extension LogAudit {
     /// Tunes this process's allocator for a replay: freed memory is kept for reuse instead of being
