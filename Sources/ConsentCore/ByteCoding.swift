@@ -90,18 +90,21 @@ struct ByteReader {
         case let flag: throw EntryError("invalid presence flag \(flag) at byte \(offset - 1)")
         }
     }
-    mutating func string(length: Int) throws -> String {
+    /// The next `length` bytes' range, checked to be valid UTF-8, without building a string.
+    mutating func utf8Range(length: Int) throws -> Range<Int> {
         try need(length)
-        let start = offset
+        let range = offset..<offset + length
         offset += length
-        let s = bytes.withUnsafeBufferPointer { buffer -> String? in
-            let utf8 = UnsafeBufferPointer(rebasing: buffer[start..<start + length])
-            // ASCII is valid UTF-8 and decodes to the same string: skip the generic validator.
-            if utf8.allSatisfy({ $0 < 0x80 }) { return String(decoding: utf8, as: UTF8.self) }
-            return String(validating: utf8, as: UTF8.self)
+        let valid = bytes.withUnsafeBufferPointer { buffer in
+            let utf8 = UnsafeBufferPointer(rebasing: buffer[range])
+            // ASCII is valid UTF-8: skip the generic validator.
+            return utf8.allSatisfy { $0 < 0x80 } || String(validating: utf8, as: UTF8.self) != nil
         }
-        guard let s else { throw EntryError("invalid UTF-8 at byte \(offset - length)") }
-        return s
+        guard valid else { throw EntryError("invalid UTF-8 at byte \(range.lowerBound)") }
+        return range
+    }
+    mutating func string(length: Int) throws -> String {
+        String(decoding: bytes[try utf8Range(length: length)], as: UTF8.self)
     }
     mutating func shortString() throws -> String { try string(length: Int(try u8())) }
     mutating func longString() throws -> String { try string(length: Int(try u16())) }

@@ -14,7 +14,8 @@ public struct ConsentFields: Sendable, Equatable {
 
         /// The empty string.
         public static let empty = Span(offset: 0, count: 0)
-        var range: Range<Int> { Int(offset)..<Int(offset) + Int(count) }
+        /// The bytes' indexes in the encoding.
+        public var range: Range<Int> { Int(offset)..<Int(offset) + Int(count) }
     }
 
     public var previousLeafHash: Hash
@@ -125,14 +126,7 @@ public struct ConsentFields: Sendable, Equatable {
 extension ByteReader {
     /// A short string's span, its UTF-8 validated, without building the string.
     mutating func shortStringSpan() throws -> ConsentFields.Span {
-        let count = Int(try u8())
-        let start = offset
-        try skip(count)
-        let valid = bytes.withUnsafeBufferPointer { buffer in
-            let utf8 = UnsafeBufferPointer(rebasing: buffer[start..<start + count])
-            return utf8.allSatisfy { $0 < 0x80 } || String(validating: utf8, as: UTF8.self) != nil
-        }
-        guard valid else { throw EntryError("invalid UTF-8 at byte \(start)") }
-        return ConsentFields.Span(offset: UInt16(start), count: UInt8(count))
+        let range = try utf8Range(length: Int(try u8()))
+        return ConsentFields.Span(offset: UInt16(range.lowerBound), count: UInt8(range.count))
     }
 }

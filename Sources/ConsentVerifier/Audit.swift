@@ -912,7 +912,7 @@ struct Replay {
             entry.pointee.header.withUnsafeBytes { header in
                 retention.consent(
                     index, subjectKey: h.subjectKey, recordedAt: h.recordedAt, action: h.action,
-                    senderUTF8: UnsafeRawBufferPointer(rebasing: header[Int(h.sender.offset)..<Int(h.sender.offset) + Int(h.sender.count)]),
+                    senderUTF8: UnsafeRawBufferPointer(rebasing: header[h.sender.range]),
                     superseding: previousOfKey?.index, stored: stored)
             }
             batchEvents += 1
