@@ -256,7 +256,7 @@ public struct PurgeHeader: Equatable, Sendable {
         }
         var purged: [Int64] = []
         // Each varint takes at least one byte, so a count beyond the remaining bytes is truncation anyway.
-        purged.reserveCapacity(min(Int(count), r.bytes.count - r.offset))
+        purged.reserveCapacity(min(Int(count), r.count - r.offset))
         for i in 0..<Int(count) {
             let at = r.offset
             let value = Int64(try r.canonicalUleb128())  // at most Int64.max

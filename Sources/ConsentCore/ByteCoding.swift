@@ -33,23 +33,36 @@ struct ByteWriter {
 }
 
 /// Reads the encodings written by ``ByteWriter``, rejecting truncation and non-canonical input.
+/// It reads bytes in memory (an entry of a page holding many is read in place, with no copy and no
+/// reference count), so it lives inside a `withUnsafeBytes` call: ``reading(_:_:)``.
 struct ByteReader {
-    let bytes: [UInt8]
+    let bytes: UnsafeRawBufferPointer
     private(set) var offset = 0
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
+    /// Runs `read` with a reader of `bytes`.
+    static func reading<T>(_ bytes: [UInt8], _ read: (inout ByteReader) throws -> T) throws -> T {
+        try bytes.withUnsafeBytes { raw in
+            var r = ByteReader(raw)
+            return try read(&r)
+        }
+    }
+
+    var count: Int { bytes.count }
     var isAtEnd: Bool { offset == bytes.count }
 
-    mutating func take(_ count: Int) throws -> ArraySlice<UInt8> {
-        try need(count)
-        defer { offset += count }
-        return bytes[offset..<offset + count]
+    /// The bytes in `range`.
+    subscript(range: Range<Int>) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: bytes[range]) }
+
+    mutating func take(_ n: Int) throws -> UnsafeRawBufferPointer {
+        try need(n)
+        defer { offset += n }
+        return self[offset..<offset + n]
     }
-    /// Throws unless `count` more bytes follow. The fixed-size reads below index the array directly:
-    /// decoding runs once per entry in an audit, where slices and `reduce` cost more than the hashing.
-    @inline(__always) func need(_ count: Int) throws {
-        guard count >= 0, bytes.count - offset >= count else { throw EntryError("truncated at byte \(offset)") }
+    /// Throws unless `n` more bytes follow.
+    @inline(__always) func need(_ n: Int) throws {
+        guard n >= 0, bytes.count - offset >= n else { throw EntryError("truncated at byte \(offset)") }
     }
     mutating func u8() throws -> UInt8 {
         try need(1)
@@ -59,29 +72,26 @@ struct ByteReader {
     mutating func u16() throws -> UInt16 {
         try need(2)
         defer { offset += 2 }
-        return UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1])
+        return UInt16(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
     }
     mutating func u32() throws -> UInt32 {
         try need(4)
         defer { offset += 4 }
-        return bytes.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
+        return UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
     }
     mutating func i64() throws -> Int64 {
         try need(8)
         defer { offset += 8 }
-        return bytes.withUnsafeBytes { Int64(bitPattern: UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self))) }
+        return Int64(bitPattern: UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)))
     }
     mutating func hash() throws -> Hash {
-        try need(32)
-        defer { offset += 32 }
-        return bytes.withUnsafeBytes { raw in
-            Hash { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[offset..<offset + 32])) }
-        }
+        let raw = try take(32)
+        return Hash { $0.copyMemory(from: raw) }
     }
-    /// Skips `count` bytes.
-    mutating func skip(_ count: Int) throws {
-        try need(count)
-        offset += count
+    /// Skips `n` bytes.
+    mutating func skip(_ n: Int) throws {
+        try need(n)
+        offset += n
     }
     mutating func optionalHash() throws -> Hash? {
         switch try u8() {
@@ -95,16 +105,15 @@ struct ByteReader {
         try need(length)
         let range = offset..<offset + length
         offset += length
-        let valid = bytes.withUnsafeBufferPointer { buffer in
-            let utf8 = UnsafeBufferPointer(rebasing: buffer[range])
-            // ASCII is valid UTF-8: skip the generic validator.
-            return utf8.allSatisfy { $0 < 0x80 } || String(validating: utf8, as: UTF8.self) != nil
+        let utf8 = UnsafeBufferPointer(rebasing: bytes.assumingMemoryBound(to: UInt8.self)[range])
+        // ASCII is valid UTF-8: skip the generic validator.
+        guard utf8.allSatisfy({ $0 < 0x80 }) || String(validating: utf8, as: UTF8.self) != nil else {
+            throw EntryError("invalid UTF-8 at byte \(range.lowerBound)")
         }
-        guard valid else { throw EntryError("invalid UTF-8 at byte \(range.lowerBound)") }
         return range
     }
     mutating func string(length: Int) throws -> String {
-        String(decoding: bytes[try utf8Range(length: length)], as: UTF8.self)
+        String(decoding: self[try utf8Range(length: length)], as: UTF8.self)
     }
     mutating func shortString() throws -> String { try string(length: Int(try u8())) }
     mutating func longString() throws -> String { try string(length: Int(try u16())) }

@@ -39,6 +39,11 @@ public struct ConsentFields: Sendable, Equatable {
     /// Reads an encoded consent header, with every check ``EntryHeader/init(decoding:)`` makes; it
     /// throws for any other kind of entry.
     public init(decoding bytes: [UInt8]) throws {
+        self = try bytes.withUnsafeBytes { try ConsentFields(decoding: $0) }
+    }
+
+    /// Reads the header encoded in `bytes` (in place: one entry of a page holding many).
+    public init(decoding bytes: UnsafeRawBufferPointer) throws {
         var r = ByteReader(bytes)
         let (kind, previous, recordedAt) = try EntryHeader.readPrefix(&r)
         guard kind == .consent else { throw EntryError("not a consent entry (kind \(kind.rawValue))") }
@@ -49,7 +54,7 @@ public struct ConsentFields: Sendable, Equatable {
     init(reading r: inout ByteReader, previousLeafHash: Hash, recordedAt: Milliseconds) throws {
         self.previousLeafHash = previousLeafHash
         self.recordedAt = recordedAt
-        guard r.bytes.count <= Int(UInt16.max) else { throw EntryError("consent header of \(r.bytes.count) bytes") }
+        guard r.count <= Int(UInt16.max) else { throw EntryError("consent header of \(r.count) bytes") }
         sender = try r.shortStringSpan()
         scopeTag = try r.u8()
         switch scopeTag {
@@ -81,13 +86,18 @@ public struct ConsentFields: Sendable, Equatable {
         case let flag: throw EntryError("invalid presence flag \(flag) for the key predecessor")
         }
         try r.finish()
-        guard EventValidator.isToken(utf8: r.bytes[sender.range], maxLength: 64) else { throw EntryError("invalid sender id in header") }
+        guard EventValidator.isToken(utf8: r[sender.range], maxLength: 64) else { throw EntryError("invalid sender id in header") }
         guard !(scopeTag == 0 && action == .grant) else { throw EntryError("a global scope is only for revocations") }
     }
 
     /// The header, with its strings built from `bytes`, the encoding these fields were read from.
     public func header(in bytes: [UInt8]) -> ConsentHeader {
-        func string(_ span: Span) -> String { String(decoding: bytes[span.range], as: UTF8.self) }
+        bytes.withUnsafeBytes { header(in: $0) }
+    }
+
+    /// ``header(in:)`` from the encoding's bytes in memory.
+    public func header(in bytes: UnsafeRawBufferPointer) -> ConsentHeader {
+        func string(_ span: Span) -> String { String(decoding: UnsafeRawBufferPointer(rebasing: bytes[span.range]), as: UTF8.self) }
         let scope: Scope
         switch scopeTag {
         case 0: scope = .global
@@ -103,18 +113,21 @@ public struct ConsentFields: Sendable, Equatable {
     /// ``ConsentHeader/stateKey(hasher:)`` hashed straight from `bytes`, the encoding these fields were
     /// read from: the state key's scope bytes are the header's own short strings (docs/FORMAT.md §5.5).
     public func stateKey(in bytes: [UInt8], hasher: some HashFunction) -> Hash {
+        bytes.withUnsafeBytes { stateKey(header: $0, hasher: hasher) }
+    }
+
+    /// ``stateKey(in:hasher:)`` from the header's bytes in memory.
+    public func stateKey(header raw: UnsafeRawBufferPointer, hasher: some HashFunction) -> Hash {
         hasher.begin()
         StateMap.stateKeyPrefix.withUnsafeBytes { hasher.update($0) }
         subjectKey.withUnsafeBytes { hasher.update($0) }
         withUnsafeBytes(of: scopeTag) { hasher.update($0) }
-        bytes.withUnsafeBytes { raw in
-            // A short string with its length byte, which precedes its span.
-            func short(_ span: Span) { hasher.update(UnsafeRawBufferPointer(rebasing: raw[Int(span.offset) - 1..<span.range.upperBound])) }
-            if scopeTag != 0 { short(sender) }
-            if scopeTag == 2 {
-                short(port)
-                short(purpose)
-            }
+        // A short string with its length byte, which precedes its span.
+        func short(_ span: Span) { hasher.update(UnsafeRawBufferPointer(rebasing: raw[Int(span.offset) - 1..<span.range.upperBound])) }
+        if scopeTag != 0 { short(sender) }
+        if scopeTag == 2 {
+            short(port)
+            short(purpose)
         }
         return hasher.finish()
     }

@@ -239,6 +239,11 @@ public enum EntryHeader: Equatable, Sendable {
     /// Decodes a header, rejecting unknown versions and kinds, truncation, trailing bytes and
     /// anything the encoder would not produce.
     public init(decoding bytes: [UInt8]) throws {
+        self = try bytes.withUnsafeBytes { try EntryHeader(decoding: $0) }
+    }
+
+    /// ``init(decoding:)`` of the encoding's bytes in memory.
+    public init(decoding bytes: UnsafeRawBufferPointer) throws {
         var r = ByteReader(bytes)
         let (kind, previous, recordedAt) = try EntryHeader.readPrefix(&r)
         switch kind {
@@ -333,6 +338,11 @@ public struct ConsentBody: Equatable, Sendable {
     /// check ``init(decoding:)`` makes (it throws exactly when that does) but without building the
     /// salt, the number's string and the evidence, which an audit does not keep.
     public static func opening(_ bytes: [UInt8]) throws -> (pepper: Hash, subject: Range<Int>) {
+        try bytes.withUnsafeBytes { try opening($0) }
+    }
+
+    /// ``opening(_:)`` of the encoding's bytes in memory (in place: one body of a page).
+    public static func opening(_ bytes: UnsafeRawBufferPointer) throws -> (pepper: Hash, subject: Range<Int>) {
         var r = ByteReader(bytes)
         let version = try r.u8()
         guard version == 1 else { throw EntryError("unsupported body version \(version)") }
@@ -354,7 +364,10 @@ public struct ConsentBody: Equatable, Sendable {
 
     /// Decodes a body, rejecting anything the encoder would not produce.
     public init(decoding bytes: [UInt8]) throws {
-        var r = ByteReader(bytes)
+        self = try ByteReader.reading(bytes) { r in try ConsentBody(reading: &r) }
+    }
+
+    private init(reading r: inout ByteReader) throws {
         let version = try r.u8()
         guard version == 1 else { throw EntryError("unsupported body version \(version)") }
         let salt = Array(try r.take(16))

@@ -115,22 +115,25 @@ public enum MapNode: Equatable, Sendable {
 
     /// Decodes ``encoded()``.
     public init(decoding bytes: [UInt8]) throws {
-        var r = ByteReader(bytes)
-        switch try r.u8() {
-        case 2:
-            let key = try r.hash()
-            let index = try r.i64()
-            let actionByte = try r.u8()
-            guard let action = ConsentAction(rawValue: actionByte) else { throw EntryError("unknown action in map leaf") }
-            self = .leaf(key: key, value: MapValue(index: index, action: action, leafHash: try r.hash()))
-        case 3:
-            let left = try r.hash()
-            let right = try r.hash()
-            self = .inner(left: left, right: right, leftID: try r.i64(), rightID: try r.i64())
-        case let tag:
-            throw EntryError("unknown map node tag \(tag)")
+        self = try ByteReader.reading(bytes) { r in
+            let node: MapNode
+            switch try r.u8() {
+            case 2:
+                let key = try r.hash()
+                let index = try r.i64()
+                let actionByte = try r.u8()
+                guard let action = ConsentAction(rawValue: actionByte) else { throw EntryError("unknown action in map leaf") }
+                node = .leaf(key: key, value: MapValue(index: index, action: action, leafHash: try r.hash()))
+            case 3:
+                let left = try r.hash()
+                let right = try r.hash()
+                node = .inner(left: left, right: right, leftID: try r.i64(), rightID: try r.i64())
+            case let tag:
+                throw EntryError("unknown map node tag \(tag)")
+            }
+            try r.finish()
+            return node
         }
-        try r.finish()
     }
 }
 

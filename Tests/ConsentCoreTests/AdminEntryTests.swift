@@ -29,13 +29,11 @@ import Testing
     static func fields(_ entry: Admin) -> [UInt8] { Array(encode(entry).dropFirst(42)) }
 
     static func decodeHold(fields: [UInt8]) throws -> HoldHeader {
-        var r = ByteReader(fields)
-        return try HoldHeader.decodeFields(previousLeafHash: .zero, recordedAt: 0, from: &r)
+        try ByteReader.reading(fields) { r in try HoldHeader.decodeFields(previousLeafHash: .zero, recordedAt: 0, from: &r) }
     }
 
     static func decodePurge(fields: [UInt8]) throws -> PurgeHeader {
-        var r = ByteReader(fields)
-        return try PurgeHeader.decodeFields(previousLeafHash: .zero, recordedAt: 0, from: &r)
+        try ByteReader.reading(fields) { r in try PurgeHeader.decodeFields(previousLeafHash: .zero, recordedAt: 0, from: &r) }
     }
 
     /// The thrown ``EntryError``'s message, or nil if decoding succeeded.
