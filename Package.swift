@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "ConsentStoreSQLite",
             dependencies: [
-                "ConsentCore", "ConsentLedger", .product(name: "GRDB", package: "GRDB.swift"),
+                "ConsentCore", "ConsentLedger", "ConsentVerifier", .product(name: "GRDB", package: "GRDB.swift"),
                 // The SQLite C API GRDB links, for reading the audit's pages of entries column by column.
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]

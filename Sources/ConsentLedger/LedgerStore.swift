@@ -1,4 +1,5 @@
 import ConsentCore
+import ConsentVerifier
 import Foundation
 
 /// A log's fixed parameters, written once at creation.
@@ -235,6 +236,9 @@ public protocol LedgerStore: Sendable {
     func readHashes(_ indexes: [Int64]) async throws -> [Hash]
     /// Entries `range`, in order (fewer if the log is shorter).
     func entries(_ range: Range<Int64>) async throws -> [StoredEntry]
+    /// ``entries(_:)`` as an audit page (one buffer; a store that can build it directly saves two
+    /// allocations per entry).
+    func auditPage(_ range: Range<Int64>) async throws -> AuditPage
     /// The entries at these indexes, with their bodies, by index (indexes past the end are left out).
     func entries(at indexes: [Int64]) async throws -> [Int64: StoredEntry]
     /// The entries already holding these idempotency key hashes (bodies not loaded).

@@ -25,12 +25,18 @@ public struct StoreAuditSource: AuditSource {
         return .none
     }
 
-    public func entries(_ range: Range<Int64>) async throws -> [AuditEntry] {
-        let clipped = range.lowerBound..<min(range.upperBound, max(range.lowerBound, upto))
-        return try await store.entries(clipped).map {
-            AuditEntry(index: $0.index, header: $0.header, leafHash: $0.leafHash, body: Self.body($0))
-        }
+    static func auditEntry(_ entry: StoredEntry) -> AuditEntry {
+        AuditEntry(index: entry.index, header: entry.header, leafHash: entry.leafHash, body: body(entry))
     }
+
+    /// `range` up to the head the source was made at.
+    func clipped(_ range: Range<Int64>) -> Range<Int64> { range.lowerBound..<min(range.upperBound, max(range.lowerBound, upto)) }
+
+    public func entries(_ range: Range<Int64>) async throws -> [AuditEntry] {
+        try await store.entries(clipped(range)).map(Self.auditEntry)
+    }
+
+    public func page(_ range: Range<Int64>) async throws -> AuditPage { try await store.auditPage(clipped(range)) }
 
     public func checkpoints(_ sizes: ClosedRange<Int64>) async throws -> [(size: Int64, note: String)] {
         guard sizes.lowerBound <= upto else { return [] }
@@ -43,5 +49,11 @@ public struct StoreAuditSource: AuditSource {
 
     public func bodies(at indexes: [Int64]) async throws -> [Int64: AuditBody] {
         try await store.entries(at: indexes).mapValues(Self.body)
+    }
+}
+
+extension LedgerStore {
+    public func auditPage(_ range: Range<Int64>) async throws -> AuditPage {
+        AuditPage(try await entries(range).map(StoreAuditSource.auditEntry))
     }
 }

@@ -1,5 +1,6 @@
 import ConsentCore
 import ConsentLedger
+import ConsentVerifier
 import Foundation
 import GRDB
 import GRDBSQLite
@@ -314,45 +315,68 @@ public final class SQLiteStore: LedgerStore {
 
     public func entries(_ range: Range<Int64>) async throws -> [StoredEntry] {
         try await pool.read { db in
-            // Cursors whose rows are read straight from SQLite's column buffers, each blob copied
-            // once: through `Row.fetchAll` and named columns a page of the audit's 8,192 rows cost
-            // more than checking them (each row copied, each column name lower-cased to find it).
-            // The bodies and purge records of the range are scanned alongside the entries and merged
-            // by index (what the LEFT JOINs did with one B-tree search per row and table).
-            let entryStatement = try db.makeStatement(
-                sql: "SELECT idx, header, hashes FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx")
-            let bodyStatement = try db.makeStatement(sql: "SELECT idx, body FROM bodies WHERE idx >= ? AND idx < ? ORDER BY idx")
-            let bounds: StatementArguments = [range.lowerBound, range.upperBound]
-            var purges: [Int64: Int64] = [:]
-            let purgeCursor = try Row.fetchCursor(
-                db, sql: "SELECT idx, purge FROM purged_bodies WHERE idx >= ? AND idx < ?", arguments: bounds)
-            while let row = try purgeCursor.next() { purges[row[0]] = row[1] }
-            let entryCursor = try Row.fetchCursor(entryStatement, arguments: bounds)
-            let bodyCursor = try Row.fetchCursor(bodyStatement, arguments: bounds)
-            let e = entryStatement.sqliteStatement
-            let b = bodyStatement.sqliteStatement
-            func blob(_ s: SQLiteStatement, _ column: Int32) -> [UInt8]? {
-                guard sqlite3_column_type(s, column) != SQLITE_NULL else { return nil }
-                let count = Int(sqlite3_column_bytes(s, column))
-                guard count > 0, let base = sqlite3_column_blob(s, column) else { return [] }
-                return [UInt8](UnsafeRawBufferPointer(start: base, count: count))
-            }
-            func nextBody() throws -> Int64? { try bodyCursor.next() != nil ? sqlite3_column_int64(b, 0) : nil }
-            var bodyIndex = try nextBody()
             var entries: [StoredEntry] = []
             entries.reserveCapacity(Int(clamping: min(range.upperBound - range.lowerBound, 1 << 16)))
-            while try entryCursor.next() != nil {
-                let index = sqlite3_column_int64(e, 0)
-                let hashes = sqlite3_column_type(e, 2) == SQLITE_NULL ? 0 : Int(sqlite3_column_bytes(e, 2))
-                guard hashes >= 32, let hashBytes = sqlite3_column_blob(e, 2) else {
-                    throw StoreError.missing("the leaf hash of entry \(index)")
-                }
-                let leafHash = Hash { $0.copyMemory(from: UnsafeRawBufferPointer(start: hashBytes, count: 32)) }
-                while let at = bodyIndex, at < index { bodyIndex = try nextBody() }
-                let body = bodyIndex == index ? blob(b, 1) : nil
-                entries.append(StoredEntry(index: index, header: blob(e, 1) ?? [], leafHash: leafHash, body: body, purgedBy: purges[index]))
+            try Self.scanEntries(db, range) { index, header, leafHash, body, purgedBy in
+                entries.append(StoredEntry(index: index, header: Array(header), leafHash: leafHash, body: body.map { Array($0) }, purgedBy: purgedBy))
             }
             return entries
+        }
+    }
+
+    /// ``entries(_:)`` in one buffer, for the audit: no arrays per entry.
+    public func auditPage(_ range: Range<Int64>) async throws -> AuditPage {
+        try await pool.read { db in
+            var page = AuditPage()
+            let count = Int(clamping: min(range.upperBound - range.lowerBound, 1 << 16))
+            // About 200 bytes of header and 100 of body per consent event.
+            page.reserveCapacity(entries: count, bytes: count * 320)
+            try Self.scanEntries(db, range) { index, header, leafHash, body, purgedBy in
+                let headerRange = page.store(header)
+                let stored: AuditPage.Body
+                if let body { stored = .present(page.store(body)) } else if let purgedBy { stored = .purged(by: purgedBy) } else { stored = .none }
+                page.append(AuditPage.Entry(index: index, header: headerRange, leafHash: leafHash, body: stored))
+            }
+            return page
+        }
+    }
+
+    /// Reads entries `range` in order with their bodies and purge records, handing `row` each
+    /// entry's header and body straight from SQLite's column buffers (valid during the call only).
+    /// Cursors read column by column: through `Row.fetchAll` and named columns a page of the
+    /// audit's 8,192 rows cost more than checking them (each row copied, each column name
+    /// lower-cased to find it). The bodies and purge records of the range are scanned alongside
+    /// the entries and merged by index (what LEFT JOINs did with one B-tree search per row and table).
+    private static func scanEntries(
+        _ db: Database, _ range: Range<Int64>,
+        _ row: (_ index: Int64, _ header: UnsafeRawBufferPointer, _ leafHash: Hash, _ body: UnsafeRawBufferPointer?, _ purgedBy: Int64?) throws
+            -> Void
+    ) throws {
+        let entryStatement = try db.makeStatement(sql: "SELECT idx, header, hashes FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx")
+        let bodyStatement = try db.makeStatement(sql: "SELECT idx, body FROM bodies WHERE idx >= ? AND idx < ? ORDER BY idx")
+        let bounds: StatementArguments = [range.lowerBound, range.upperBound]
+        var purges: [Int64: Int64] = [:]
+        let purgeCursor = try Row.fetchCursor(db, sql: "SELECT idx, purge FROM purged_bodies WHERE idx >= ? AND idx < ?", arguments: bounds)
+        while let row = try purgeCursor.next() { purges[row[0]] = row[1] }
+        let entryCursor = try Row.fetchCursor(entryStatement, arguments: bounds)
+        let bodyCursor = try Row.fetchCursor(bodyStatement, arguments: bounds)
+        let e = entryStatement.sqliteStatement
+        let b = bodyStatement.sqliteStatement
+        func blob(_ s: SQLiteStatement, _ column: Int32) -> UnsafeRawBufferPointer? {
+            guard sqlite3_column_type(s, column) != SQLITE_NULL else { return nil }
+            let count = Int(sqlite3_column_bytes(s, column))
+            guard count > 0, let base = sqlite3_column_blob(s, column) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+            return UnsafeRawBufferPointer(start: base, count: count)
+        }
+        func nextBody() throws -> Int64? { try bodyCursor.next() != nil ? sqlite3_column_int64(b, 0) : nil }
+        var bodyIndex = try nextBody()
+        while try entryCursor.next() != nil {
+            let index = sqlite3_column_int64(e, 0)
+            guard let hashes = blob(e, 2), hashes.count >= 32 else { throw StoreError.missing("the leaf hash of entry \(index)") }
+            let leafHash = Hash { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: hashes.prefix(32))) }
+            while let at = bodyIndex, at < index { bodyIndex = try nextBody() }
+            let header = blob(e, 1) ?? UnsafeRawBufferPointer(start: nil, count: 0)
+            try row(index, header, leafHash, bodyIndex == index ? blob(b, 1) : nil, purges[index])
         }
     }
 

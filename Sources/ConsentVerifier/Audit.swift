@@ -18,7 +18,7 @@ public enum AuditBody: Sendable, Equatable {
 }
 
 /// One entry as a source serves it.
-public struct AuditEntry: Sendable {
+public struct AuditEntry: Sendable, Equatable {
     public var index: Int64
     /// The encoded header: the Merkle leaf data.
     public var header: [UInt8]
@@ -50,6 +50,13 @@ public protocol AuditSource: Sendable {
     func readHashes(_ indexes: [Int64]) async throws -> [Hash]
     /// The bodies of some entries (to check that bodies a later purge named are gone).
     func bodies(at indexes: [Int64]) async throws -> [Int64: AuditBody]
+    /// ``entries(_:)`` in one buffer, what the replay reads: a source that can build it directly
+    /// saves two allocations per entry.
+    func page(_ range: Range<Int64>) async throws -> AuditPage
+}
+
+extension AuditSource {
+    public func page(_ range: Range<Int64>) async throws -> AuditPage { AuditPage(try await entries(range)) }
 }
 
 /// How to audit.
@@ -256,7 +263,7 @@ struct LinkKeys {
 
 /// What the source serves for one page of the replay.
 struct SourcePage: Sendable {
-    var entries: [AuditEntry] = []
+    var entries = AuditPage()
     /// The signed checkpoints whose sizes fall on the page's entries.
     var checkpoints: [(size: Int64, note: String)] = []
 }
@@ -573,13 +580,16 @@ struct Replay {
                 // at a time could not keep up with the other stages.
                 let parts = threads > 1 && end - from >= 512 ? threads : 1
                 let step = (end - from + Int64(parts) - 1) / Int64(parts)
-                let entries = try await withThrowingTaskGroup(of: (Int64, [AuditEntry]).self) { group in
+                let entries = try await withThrowingTaskGroup(of: (Int64, AuditPage).self) { group in
                     for lower in stride(from: from, to: end, by: Int(step)) {
-                        group.addTask { (lower, try await source.entries(lower..<min(lower + step, end))) }
+                        group.addTask { (lower, try await source.page(lower..<min(lower + step, end))) }
                     }
-                    var read: [(Int64, [AuditEntry])] = []
+                    var read: [(Int64, AuditPage)] = []
                     for try await part in group { read.append(part) }
-                    return read.sorted { $0.0 < $1.0 }.flatMap(\.1)
+                    read.sort { $0.0 < $1.0 }
+                    var page = read.first?.1 ?? AuditPage()
+                    for part in read.dropFirst() { page.append(contentsOf: part.1) }
+                    return page
                 }
                 return .success(SourcePage(entries: entries, checkpoints: try await source.checkpoints((from + 1)...end)))
             } catch { return .failure(error) }
@@ -769,40 +779,43 @@ struct Replay {
     }
 
     /// Decodes and hashes a page on `threads` threads.
-    static func prepare(_ page: [AuditEntry], suite: Suite, threads: Int) -> [PreparedEntry] {
-        guard !page.isEmpty else { return [] }
-        let threads = min(threads, max(1, page.count / 64))
-        // Entries are read and prepared entries written through pointers: copying them (reference
-        // counts, hundreds of bytes per entry) cost as much as decoding them.
-        return page.withUnsafeBufferPointer { entries in
-            nonisolated(unsafe) let entries = entries
-            return [PreparedEntry](unsafeUninitializedCapacity: page.count) { buffer, count in
-                nonisolated(unsafe) let base = buffer.baseAddress!
-                let chunk = (page.count + threads - 1) / threads
-                DispatchQueue.concurrentPerform(iterations: threads) { part in
-                    let hasher = Digest(suite: suite)
-                    let lower = part * chunk
-                    let upper = min(page.count, lower + chunk)
-                    guard lower < upper else { return }
-                    for i in lower..<upper {
-                        (base + i).initialize(to: PreparedEntry())
-                        Replay.prepare(entries.baseAddress! + i, hasher: hasher, into: base + i)
+    static func prepare(_ page: AuditPage, suite: Suite, threads: Int) -> [PreparedEntry] {
+        let count = page.entries.count
+        guard count > 0 else { return [] }
+        let threads = min(threads, max(1, count / 64))
+        // Entries are read and prepared entries written through pointers: copies of them cost as
+        // much as decoding them.
+        return page.bytes.withUnsafeBytes { bytes in
+            page.entries.withUnsafeBufferPointer { entries in
+                nonisolated(unsafe) let (bytes, entries) = (bytes, entries)
+                return [PreparedEntry](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    nonisolated(unsafe) let base = buffer.baseAddress!
+                    let chunk = (count + threads - 1) / threads
+                    DispatchQueue.concurrentPerform(iterations: threads) { part in
+                        let hasher = Digest(suite: suite)
+                        for i in part * chunk..<min(count, part * chunk + chunk) {
+                            (base + i).initialize(to: PreparedEntry())
+                            Replay.prepare(entries.baseAddress! + i, bytes: bytes, hasher: hasher, into: base + i)
+                        }
                     }
+                    initialized = count
                 }
-                count = page.count
             }
         }
     }
 
-    /// Fills `prepared` (initialised to `PreparedEntry()`) for `entry`.
-    static func prepare(_ entry: UnsafePointer<AuditEntry>, hasher: Digest, into prepared: UnsafeMutablePointer<PreparedEntry>) {
-        let bytes = entry.pointee.header
-        let leaf = hasher.leafHash(bytes)
+    /// Fills `prepared` (initialised to `PreparedEntry()`) for `entry`, whose header and body are in
+    /// `bytes` (its page's).
+    static func prepare(
+        _ entry: UnsafePointer<AuditPage.Entry>, bytes: UnsafeRawBufferPointer, hasher: Digest, into prepared: UnsafeMutablePointer<PreparedEntry>
+    ) {
+        let header = UnsafeRawBufferPointer(rebasing: bytes[entry.pointee.header])
+        let leaf = hasher.leafHash(header)
         prepared.pointee.leaf = leaf
         // Consent events, nearly every entry, are read in place; the other kinds are decoded.
-        let isConsent = bytes.count > 1 && bytes[1] == EntryKind.consent.rawValue
-        let fields = isConsent ? try? ConsentFields(decoding: bytes) : nil
-        let decoded = isConsent ? nil : try? EntryHeader(decoding: bytes)
+        let isConsent = header.count > 1 && header[1] == EntryKind.consent.rawValue
+        let fields = isConsent ? try? ConsentFields(decoding: header) : nil
+        let decoded = isConsent ? nil : try? EntryHeader(decoding: header)
         guard fields != nil || decoded != nil, entry.pointee.leafHash.map({ $0 == leaf }) ?? true else { return }
         guard let h = fields else {
             if case .commit(let c)? = decoded { prepared.pointee.header = .commit(c) } else { prepared.pointee.header = .other }
@@ -810,32 +823,30 @@ struct Replay {
         }
         prepared.pointee.header = .consent(ConsentFacts(h))
         var keys = LinkKeys(
-            stateKey: h.stateKey(in: bytes, hasher: hasher), event: MapValue(index: entry.pointee.index, action: h.action, leafHash: leaf),
+            stateKey: h.stateKey(header: header, hasher: hasher), event: MapValue(index: entry.pointee.index, action: h.action, leafHash: leaf),
             idempotencyKey: h.idempotencyKeyHash)
-        if case .present(let body) = entry.pointee.body {
+        if case .present(let range) = entry.pointee.body {
+            let body = UnsafeRawBufferPointer(rebasing: bytes[range])
             guard hasher.hash(body) == h.bodyHash else {
                 prepared.pointee.bodyProblem = .hashDiffers
                 return
             }
             guard let opened = try? ConsentBody.opening(body),
-                let numberKey = body.withUnsafeBytes({ raw -> Hash? in
-                    let number = UnsafeRawBufferPointer(rebasing: raw[opened.subject])
-                    guard Derivation.subjectKey(pepper: opened.pepper, e164UTF8: number, hasher: hasher) == h.subjectKey else { return nil }
-                    return LogAudit.numberKey(utf8: number, hasher: hasher)
-                })
+                case let number = UnsafeRawBufferPointer(rebasing: body[opened.subject]),
+                Derivation.subjectKey(pepper: opened.pepper, e164UTF8: number, hasher: hasher) == h.subjectKey
             else {
                 prepared.pointee.bodyProblem = .doesNotOpenSubjectKey
                 return
             }
-            keys.number = (numberKey, opened.pepper)
+            keys.number = (LogAudit.numberKey(utf8: number, hasher: hasher), opened.pepper)
         }
         prepared.pointee.keys = keys
     }
 
-    /// Why the parallel phase rejected `entry`'s header (it stops the audit, so it is worked out
-    /// again only then).
-    static func headerProblem(_ entry: AuditEntry) -> String {
-        do { _ = try EntryHeader(decoding: entry.header) } catch { return "header does not decode: \(error)" }
+    /// Why the parallel phase rejected `header` (it stops the audit, so it is worked out again only
+    /// then).
+    static func headerProblem(_ header: UnsafeRawBufferPointer) -> String {
+        do { _ = try EntryHeader(decoding: header) } catch { return "header does not decode: \(error)" }
         return "stored leaf hash is not the hash of its header"
     }
 
@@ -844,17 +855,19 @@ struct Replay {
         var checkpoints = page.source.checkpoints[...]
         // Entries and prepared entries are passed by pointer: copies of them cost reference counts
         // and hundreds of bytes per entry.
-        try page.source.entries.withUnsafeBufferPointer { entries in
-            try page.prepared.withUnsafeBufferPointer { prepared in
-                for offset in entries.indices {
-                    let index = frontier.size
-                    guard entries[offset].index == index else {
-                        throw AuditProblem(index, "missing (the source's next entry is \(entries[offset].index))")
-                    }
-                    try apply(entries.baseAddress! + offset, prepared.baseAddress! + offset, page.links[offset], index: index)
-                    while let next = checkpoints.first, next.size <= frontier.size {
-                        checkpoints.removeFirst()
-                        if next.size == frontier.size { try checkCheckpoint(size: next.size, note: next.note) }
+        try page.source.entries.bytes.withUnsafeBytes { bytes in
+            try page.source.entries.entries.withUnsafeBufferPointer { entries in
+                try page.prepared.withUnsafeBufferPointer { prepared in
+                    for offset in entries.indices {
+                        let index = frontier.size
+                        guard entries[offset].index == index else {
+                            throw AuditProblem(index, "missing (the source's next entry is \(entries[offset].index))")
+                        }
+                        try apply(entries.baseAddress! + offset, bytes: bytes, prepared.baseAddress! + offset, page.links[offset], index: index)
+                        while let next = checkpoints.first, next.size <= frontier.size {
+                            checkpoints.removeFirst()
+                            if next.size == frontier.size { try checkCheckpoint(size: next.size, note: next.note) }
+                        }
                     }
                 }
             }
@@ -863,20 +876,24 @@ struct Replay {
     }
 
     /// The sequential checks of one entry.
-    mutating func apply(_ entry: UnsafePointer<AuditEntry>, _ prepared: UnsafePointer<PreparedEntry>, _ link: EntryLinks, index: Int64) throws {
+    mutating func apply(
+        _ entry: UnsafePointer<AuditPage.Entry>, bytes: UnsafeRawBufferPointer, _ prepared: UnsafePointer<PreparedEntry>, _ link: EntryLinks,
+        index: Int64
+    ) throws {
         let p = prepared.pointee
+        let header = UnsafeRawBufferPointer(rebasing: bytes[entry.pointee.header])
         let leaf = p.leaf
         func fail(_ message: String) -> AuditProblem { AuditProblem(index, message) }
         let previousLeafHash: Hash
         let recordedAt: Milliseconds
         var other: EntryHeader?
         switch p.header {
-        case .rejected: throw fail(Replay.headerProblem(entry.pointee))
+        case .rejected: throw fail(Replay.headerProblem(header))
         case .consent(let h): (previousLeafHash, recordedAt) = (h.previousLeafHash, h.recordedAt)
         case .commit(let c): (previousLeafHash, recordedAt) = (c.previousLeafHash, c.recordedAt)
         case .other:
-            let header = try EntryHeader(decoding: entry.pointee.header)
-            (previousLeafHash, recordedAt, other) = (header.previousLeafHash, header.recordedAt, header)
+            let decoded = try EntryHeader(decoding: header)
+            (previousLeafHash, recordedAt, other) = (decoded.previousLeafHash, decoded.recordedAt, decoded)
         }
         guard previousLeafHash == previous else { throw fail("hash chain broken (previous leaf hash differs)") }
         guard recordedAt >= lastTime else { throw fail("recordedAt goes back in time") }
@@ -909,12 +926,9 @@ struct Replay {
             let expected = previousOfKey.map { KeyLink(index: $0.index, leafHash: $0.leafHash) }
             guard h.keyPredecessor == expected else { throw fail("link to the previous event of its state key is wrong") }
             if audit.options.recomputeMap, let keys = p.keys { pending.append((keys.stateKey, value)) }
-            entry.pointee.header.withUnsafeBytes { header in
-                retention.consent(
-                    index, subjectKey: h.subjectKey, recordedAt: h.recordedAt, action: h.action,
-                    senderUTF8: UnsafeRawBufferPointer(rebasing: header[h.sender.range]),
-                    superseding: previousOfKey?.index, stored: stored)
-            }
+            retention.consent(
+                index, subjectKey: h.subjectKey, recordedAt: h.recordedAt, action: h.action,
+                senderUTF8: UnsafeRawBufferPointer(rebasing: header[h.sender.range]), superseding: previousOfKey?.index, stored: stored)
             batchEvents += 1
             report.events += 1
             batchTime = h.recordedAt

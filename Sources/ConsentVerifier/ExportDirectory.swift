@@ -112,7 +112,18 @@ public enum ExportLayout {
 
     /// Decodes a body file into its frames; throws on an unknown tag, truncation or trailing bytes.
     public static func decodeBodies(_ data: [UInt8]) throws -> [AuditBody] {
-        var bodies: [AuditBody] = []
+        try bodyFrames(data).map { frame in
+            switch frame {
+            case .none: return .none
+            case .present(let range): return .present(Array(data[range]))
+            case .purged(let by): return .purged(by: by)
+            }
+        }
+    }
+
+    /// ``decodeBodies(_:)`` with each body as its range in `data`.
+    static func bodyFrames(_ data: [UInt8]) throws -> [AuditPage.Body] {
+        var bodies: [AuditPage.Body] = []
         var i = 0
         func need(_ n: Int) throws {
             guard data.count - i >= n else { throw ExportError("body file truncated") }
@@ -127,7 +138,7 @@ public enum ExportLayout {
                 let n = Int(data[i]) << 24 | Int(data[i + 1]) << 16 | Int(data[i + 2]) << 8 | Int(data[i + 3])
                 i += 4
                 try need(n)
-                bodies.append(.present(Array(data[i..<i + n])))
+                bodies.append(.present(i..<i + n))
                 i += n
             case .purged?:
                 try need(8)
@@ -244,41 +255,63 @@ public final class ExportSource: AuditSource, @unchecked Sendable {
     }
 
     public func entries(_ range: Range<Int64>) async throws -> [AuditEntry] {
-        let size = max(lock.locked { newestSize }, range.upperBound)
-        var out: [AuditEntry] = []
+        let page = try await page(range)
+        return page.entries.indices.map(page.entry(at:))
+    }
+
+    public func page(_ range: Range<Int64>) async throws -> AuditPage {
+        // The newest checkpoint's size picks the partial bundle at the tree's edge; before it is
+        // read, a range is taken to end at the edge.
+        let newest = lock.locked { newestSize }
+        let size = newest > 0 ? newest : range.upperBound
+        var page = AuditPage()
         var bundleIndex = range.lowerBound / Int64(TileID.fullWidth)
         while bundleIndex * Int64(TileID.fullWidth) < range.upperBound {
             let start = bundleIndex * Int64(TileID.fullWidth)
             let b = bundleIndex
-            guard let data = try await widest(b, size: size, path: { EntryBundleID(index: b, width: $0).path }) else { return out }
-            let headers = Self.frames(data)
-            let leaves = try await widest(b, size: size, path: { TileID(level: 0, index: b, width: $0).path }).map { data in
-                stride(from: 0, to: data.count - data.count % 32, by: 32).map { Hash(bytes: data[$0..<$0 + 32])! }
-            }
+            guard let data = try await widest(b, size: size, path: { EntryBundleID(index: b, width: $0).path }) else { return page }
+            let headers = Self.frameRanges(data)
+            let leaves = try await widest(b, size: size, path: { TileID(level: 0, index: b, width: $0).path })
             let bodies = try await widest(b, size: size, path: { ExportLayout.bodiesPath(EntryBundleID(index: b, width: $0)) })
-                .flatMap { try? ExportLayout.decodeBodies($0) }
+            let frames = bodies.flatMap { try? ExportLayout.bodyFrames($0) }
+            if page.entries.isEmpty, !headers.isEmpty {
+                // The rest of the range is likely to be like its first bundle.
+                let count = Int(clamping: min(range.upperBound - range.lowerBound, 1 << 16))
+                page.reserveCapacity(entries: count, bytes: (data.count + (bodies?.count ?? 0)) / headers.count * (count + 16))
+            }
             for (i, header) in headers.enumerated() {
                 let index = start + Int64(i)
                 guard range.contains(index) else { continue }
-                let leaf = leaves.flatMap { i < $0.count ? $0[i] : nil }
-                let body = bodies.flatMap { i < $0.count ? $0[i] : nil } ?? AuditBody.none
-                out.append(AuditEntry(index: index, header: header, leafHash: leaf, body: body))
+                let leaf = leaves.flatMap { 32 * (i + 1) <= $0.count ? Hash(bytes: $0[32 * i..<32 * (i + 1)]) : nil }
+                let headerRange = data.withUnsafeBytes { page.store(UnsafeRawBufferPointer(rebasing: $0[header])) }
+                var body = AuditPage.Body.none
+                if let frames, let bodies, i < frames.count {
+                    switch frames[i] {
+                    case .none: break
+                    case .present(let range): body = .present(bodies.withUnsafeBytes { page.store(UnsafeRawBufferPointer(rebasing: $0[range])) })
+                    case .purged(let by): body = .purged(by: by)
+                    }
+                }
+                page.append(AuditPage.Entry(index: index, header: headerRange, leafHash: leaf, body: body))
             }
             if headers.count < TileID.fullWidth { break }
             bundleIndex += 1
         }
-        return out
+        return page
     }
 
     /// The entries of bundle data, as far as its framing goes (a damaged bundle yields the entries
     /// before the damage, so the audit names the first index it cannot check).
-    public static func frames(_ data: [UInt8]) -> [[UInt8]] {
-        var entries: [[UInt8]] = []
+    public static func frames(_ data: [UInt8]) -> [[UInt8]] { frameRanges(data).map { Array(data[$0]) } }
+
+    /// ``frames(_:)`` as ranges of `data`.
+    static func frameRanges(_ data: [UInt8]) -> [Range<Int>] {
+        var entries: [Range<Int>] = []
         var i = 0
         while data.count - i >= 2, entries.count < TileID.fullWidth {
             let n = Int(data[i]) << 8 | Int(data[i + 1])
             guard data.count - i - 2 >= n else { break }
-            entries.append(Array(data[(i + 2)..<(i + 2 + n)]))
+            entries.append((i + 2)..<(i + 2 + n))
             i += 2 + n
         }
         return entries

@@ -221,17 +221,41 @@ func writeFile(_ bytes: [UInt8], _ path: String) throws {
             #expect(fm.contentsEqual(atPath: fresh.path + "/" + file, andPath: incremental.path + "/" + file), "\(file) differs")
         }
         #expect(checked > 8)
+        // The export serves what the store holds (bundles of 256 entries, purged bodies).
+        let size = await history.ledger.size
+        let exported = try ExportSource(path: fresh.path)
+        let stored = try await StoreAuditSource(store: history.ledger.store)
+        _ = try await exported.latestCheckpoint()
+        for range: Range<Int64> in [0..<size, 250..<300, 3..<9, size - 1..<size + 5] {
+            #expect(try await exported.entries(range) == stored.entries(range), "\(range)")
+        }
         let (report, _) = try await auditExport(incremental.path, key: history.key)
         #expect(report.ok, "\(report.problem ?? "")")
 
         // A level-1 hash tile that disagrees with the entries (proofs built from it would fail) is caught.
-        let size = await history.ledger.size
         let tile = try #require(TileID(level: 1, index: 0).widest(inTreeSize: size))
         var data = try readFile(fresh.path + "/" + tile.path)
         data[40] ^= 1
         try writeFile(data, fresh.path + "/" + tile.path)
         let (bad, _) = try await auditExport(fresh.path, key: history.key)
         #expect(bad.problem == "the Merkle hash the source serves for entries 256..<512 (tile/1/000) disagrees with the entries", "\(bad.problem ?? "")")
+    }
+
+    /// A page read in parts is the parts appended, each entry's bytes where its ranges say.
+    @Test func pagesHoldTheirEntriesAndConcatenate() {
+        let bodies: [AuditBody] = [.none, .present([9, 8, 7]), .purged(by: 4), .purged(by: nil), .present([])]
+        let entries = (0..<11).map { i in
+            AuditEntry(
+                index: Int64(i + 100), header: Array(repeating: UInt8(i), count: i + 1),
+                leafHash: i % 2 == 0 ? nil : Hash(bytes: Array(repeating: UInt8(i), count: 32)), body: bodies[i % bodies.count])
+        }
+        #expect(AuditPage(entries).entries.map(\.index) == entries.map(\.index))
+        for split in [0, 1, 5, 11] {
+            var page = AuditPage(Array(entries[..<split]))
+            page.append(contentsOf: AuditPage(Array(entries[split...])))
+            #expect(page.entries.indices.map(page.entry(at:)) == entries)
+            #expect(page.bytes.count == entries.reduce(0) { $0 + $1.header.count } + 6)
+        }
     }
 
     @Test func modifiedHeaderByteIsNamed() async throws {

@@ -1,6 +1,7 @@
 import ConsentCore
 import ConsentCrypto
 import ConsentStoreSQLite
+import ConsentVerifier
 import Foundation
 import Testing
 
@@ -107,6 +108,21 @@ enum StoreConformance {
         #expect(try await store.head().mapRootID == second.rootID)
         // The old root still reads back unchanged.
         #expect(try await store.mapNodes([first.rootID])[first.rootID] == stored1[first.rootID])
+
+        // A purge deletes bodies and records which entry named them.
+        try await store.commit(CommitBatch(
+            firstIndex: 43, entries: batch(43, 1).entries, checkpointNote: "note-44",
+            mapRootID: second.rootID, purgedBodies: [PurgedBody(index: 13, purgeEntry: 43), PurgedBody(index: 20, purgeEntry: 43)]))
+        let purged = try await store.entries(12..<21)
+        #expect(purged[1].body == nil && purged[1].purgedBy == 43 && purged[8].purgedBy == 43)
+        #expect(purged[2].body == Array("body 14".utf8) && purged[2].purgedBy == nil)
+        #expect(try await store.entries(at: [13])[13]?.purgedBy == 43)
+        // The audit's pages hold what entries(_:) reads: bodies, purges, leaf hashes, bounds.
+        for range: Range<Int64> in [0..<44, 12..<21, 40..<50, 50..<60] {
+            let page = try await store.auditPage(range)
+            let expected = try await store.entries(range).map(StoreAuditSource.auditEntry)
+            #expect(page.entries.indices.map(page.entry(at:)) == expected)
+        }
     }
 }
 
