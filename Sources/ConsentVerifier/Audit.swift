@@ -308,16 +308,24 @@ final class KeyLinker: @unchecked Sendable {
     private var idempotency: HashSet
     private var peppers: HashTable<Hash>
 
-    /// Takes `keys` over, with room for `events` more consent events (each may bring a new key of
-    /// every kind): tables of millions of keys grown by doubling spent a tenth of the audit
-    /// rehashing them.
-    init(_ keys: KeyTables, events: Int) {
+    /// Takes `keys` over.
+    init(_ keys: KeyTables) {
         latest = keys.latest
         idempotency = keys.idempotency
         peppers = keys.peppers
-        latest.reserveCapacity(latest.count + events)
-        idempotency.reserveCapacity(idempotency.count + events)
-        peppers.reserveCapacity(peppers.count + events)
+    }
+
+    /// Makes room for `events` more consent events (each may bring a new key of every kind): tables
+    /// of millions of keys grown by doubling spent a tenth of the audit rehashing them. Writing
+    /// hundreds of megabytes of empty slots takes a while too, so the three tables are reserved at
+    /// once.
+    func reserveCapacity(events: Int) {
+        let tables: [@Sendable () -> Void] = [
+            { [self] in latest.reserveCapacity(latest.count + events) },
+            { [self] in idempotency.reserveCapacity(idempotency.count + events) },
+            { [self] in peppers.reserveCapacity(peppers.count + events) },
+        ]
+        DispatchQueue.concurrentPerform(iterations: tables.count) { tables[$0]() }
     }
 
     var keys: KeyTables { KeyTables(latest: latest, idempotency: idempotency, peppers: peppers) }
@@ -570,7 +578,11 @@ struct Replay {
         let suite = audit.suite
         let threads = audit.options.threads
         // Only the link stage touches the tables during the loop (one page at a time, in order).
-        let linker = KeyLinker(keys, events: Int(clamping: target - start))
+        let linker = KeyLinker(keys)
+        // Reserved while the first pages are read and prepared (a tenth of an audit of 10^6 entries
+        // when it was not).
+        let events = Int(clamping: target - start)
+        let reserving = Task { await onDispatchThread { linker.reserveCapacity(events: events) } }
         typealias Stage<T> = Result<T, any Error>
         func read(_ from: Int64) async -> Stage<SourcePage> {
             guard from < target else { return .success(SourcePage()) }
@@ -605,9 +617,11 @@ struct Replay {
             }
         }
         var mapping: Task<MapReplay.Result, Never>?
-        var linked = link(prepare(await read(next)))
+        let first = prepare(await read(next))
         var prepared = prepare(await read(next + pageSize))
         var raw = await read(next + 2 * pageSize)
+        await reserving.value
+        var linked = link(first)
         while next < target {
             let end = min(next + pageSize, target)
             let ahead = end + 2 * pageSize
