@@ -332,32 +332,50 @@ final class KeyLinker: @unchecked Sendable {
 
     func link(_ prepared: [PreparedEntry], threads: Int) -> [EntryLinks] {
         var links = [EntryLinks](repeating: EntryLinks(), count: prepared.count)
-        links.withUnsafeMutableBufferPointer { buffer in
-            nonisolated(unsafe) let links = buffer
-            // Each part writes its own fields of the entries' links.
-            // Each table is updated in one batch per page (``HashTable/updateValues(_:)``), whose
-            // cache misses overlap.
-            let parts: [@Sendable () -> Void] = [
-                { [self] in
-                    let events = prepared.indices.filter { prepared[$0].keys != nil }
-                    let previous = latest.updateValues(events.map { (prepared[$0].keys!.stateKey, prepared[$0].keys!.event) })
-                    for (i, value) in zip(events, previous) { links[i].previousOfKey = value }
-                },
-                { [self] in
-                    let keyed = prepared.indices.filter { prepared[$0].keys?.idempotencyKey != nil }
-                    let new = idempotency.insert(contentsOf: keyed.map { prepared[$0].keys!.idempotencyKey! })
-                    for (i, new) in zip(keyed, new) where !new { links[i].reusedIdempotencyKey = true }
-                    let numbered = prepared.indices.filter { prepared[$0].keys?.number != nil }
-                    let known = peppers.updateValues(numbered.map { (prepared[$0].keys!.number!.key, prepared[$0].keys!.number!.pepper) })
-                    for (i, known) in zip(numbered, known) where known.map({ $0 != prepared[i].keys!.number!.pepper }) == true {
-                        links[i].otherPepper = true
-                    }
-                },
-            ]
-            if threads > 1 && prepared.count >= 256 {
-                DispatchQueue.concurrentPerform(iterations: parts.count) { parts[$0]() }
-            } else {
-                for part in parts { part() }
+        prepared.withUnsafeBufferPointer { prepared in
+            links.withUnsafeMutableBufferPointer { links in
+                nonisolated(unsafe) let (prepared, links) = (prepared, links)
+                // Each part writes its own fields of the entries' links, and reads the prepared
+                // entries' fields in place (copies of their optional keys cost as much as the rest).
+                // Each table is updated in one batch per page (``HashTable/updateValues(_:)``), whose
+                // cache misses overlap.
+                let parts: [@Sendable () -> Void] = [
+                    { [self] in
+                        var events: [Int] = []
+                        var updates: [(key: Hash, value: MapValue)] = []
+                        for i in prepared.indices {
+                            guard let stateKey = prepared[i].keys?.stateKey, let event = prepared[i].keys?.event else { continue }
+                            events.append(i)
+                            updates.append((stateKey, event))
+                        }
+                        for (i, value) in zip(events, latest.updateValues(updates)) { links[i].previousOfKey = value }
+                    },
+                    { [self] in
+                        var keyed: [Int] = []
+                        var keys: [Hash] = []
+                        var numbered: [Int] = []
+                        var numbers: [(key: Hash, value: Hash)] = []
+                        for i in prepared.indices {
+                            if let key = prepared[i].keys?.idempotencyKey {
+                                keyed.append(i)
+                                keys.append(key)
+                            }
+                            if let number = prepared[i].keys?.number {
+                                numbered.append(i)
+                                numbers.append((number.key, number.pepper))
+                            }
+                        }
+                        for (i, new) in zip(keyed, idempotency.insert(contentsOf: keys)) where !new { links[i].reusedIdempotencyKey = true }
+                        for (n, known) in peppers.updateValues(numbers).enumerated() where known.map({ $0 != numbers[n].value }) == true {
+                            links[numbered[n]].otherPepper = true
+                        }
+                    },
+                ]
+                if threads > 1 && prepared.count >= 256 {
+                    DispatchQueue.concurrentPerform(iterations: parts.count) { parts[$0]() }
+                } else {
+                    for part in parts { part() }
+                }
             }
         }
         return links
@@ -808,8 +826,7 @@ struct Replay {
                     DispatchQueue.concurrentPerform(iterations: threads) { part in
                         let hasher = Digest(suite: suite)
                         for i in part * chunk..<min(count, part * chunk + chunk) {
-                            (base + i).initialize(to: PreparedEntry())
-                            Replay.prepare(entries.baseAddress! + i, bytes: bytes, hasher: hasher, into: base + i)
+                            (base + i).initialize(to: Replay.prepared(entries.baseAddress! + i, bytes: bytes, hasher: hasher))
                         }
                     }
                     initialized = count
@@ -818,43 +835,42 @@ struct Replay {
         }
     }
 
-    /// Fills `prepared` (initialised to `PreparedEntry()`) for `entry`, whose header and body are in
-    /// `bytes` (its page's).
-    static func prepare(
-        _ entry: UnsafePointer<AuditPage.Entry>, bytes: UnsafeRawBufferPointer, hasher: Digest, into prepared: UnsafeMutablePointer<PreparedEntry>
-    ) {
+    /// What the parallel phase computes for `entry`, whose header and body are in `bytes` (its
+    /// page's). Returned, not written field by field: the result is built in place.
+    static func prepared(_ entry: UnsafePointer<AuditPage.Entry>, bytes: UnsafeRawBufferPointer, hasher: Digest) -> PreparedEntry {
+        var prepared = PreparedEntry()
         let header = UnsafeRawBufferPointer(rebasing: bytes[entry.pointee.header])
         let leaf = hasher.leafHash(header)
-        prepared.pointee.leaf = leaf
+        prepared.leaf = leaf
+        let servedLeafMatches = entry.pointee.leafHash.map { $0 == leaf } ?? true
         // Consent events, nearly every entry, are read in place; the other kinds are decoded.
-        let isConsent = header.count > 1 && header[1] == EntryKind.consent.rawValue
-        let fields = isConsent ? try? ConsentFields(decoding: header) : nil
-        let decoded = isConsent ? nil : try? EntryHeader(decoding: header)
-        guard fields != nil || decoded != nil, entry.pointee.leafHash.map({ $0 == leaf }) ?? true else { return }
-        guard let h = fields else {
-            if case .commit(let c)? = decoded { prepared.pointee.header = .commit(c) } else { prepared.pointee.header = .other }
-            return
+        guard header.count > 1, header[1] == EntryKind.consent.rawValue else {
+            guard servedLeafMatches, let decoded = try? EntryHeader(decoding: header) else { return prepared }
+            if case .commit(let c) = decoded { prepared.header = .commit(c) } else { prepared.header = .other }
+            return prepared
         }
-        prepared.pointee.header = .consent(ConsentFacts(h))
+        guard servedLeafMatches, let h = try? ConsentFields(decoding: header) else { return prepared }
+        prepared.header = .consent(ConsentFacts(h))
         var keys = LinkKeys(
             stateKey: h.stateKey(header: header, hasher: hasher), event: MapValue(index: entry.pointee.index, action: h.action, leafHash: leaf),
             idempotencyKey: h.idempotencyKeyHash)
         if case .present(let range) = entry.pointee.body {
             let body = UnsafeRawBufferPointer(rebasing: bytes[range])
             guard hasher.hash(body) == h.bodyHash else {
-                prepared.pointee.bodyProblem = .hashDiffers
-                return
+                prepared.bodyProblem = .hashDiffers
+                return prepared
             }
             guard let opened = try? ConsentBody.opening(body),
                 case let number = UnsafeRawBufferPointer(rebasing: body[opened.subject]),
                 Derivation.subjectKey(pepper: opened.pepper, e164UTF8: number, hasher: hasher) == h.subjectKey
             else {
-                prepared.pointee.bodyProblem = .doesNotOpenSubjectKey
-                return
+                prepared.bodyProblem = .doesNotOpenSubjectKey
+                return prepared
             }
             keys.number = (LogAudit.numberKey(utf8: number, hasher: hasher), opened.pepper)
         }
-        prepared.pointee.keys = keys
+        prepared.keys = keys
+        return prepared
     }
 
     /// Why the parallel phase rejected `header` (it stops the audit, so it is worked out again only
