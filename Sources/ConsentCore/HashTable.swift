@@ -29,8 +29,20 @@ public struct HashTable<Value>: Sequence {
     /// An empty table with room for `capacity` keys before it grows.
     @inlinable public init(capacity: Int = 0) {
         let size = Self.slotCount(for: capacity)
-        slots = Array(repeating: Slot(key: .zero, value: nil), count: size)
+        slots = Self.emptySlots(size)
         mask = size - 1
+    }
+
+    /// `count` empty slots; memory of tables large enough is first offered to
+    /// ``LargeTableMemory/prepare``.
+    @usableFromInline static func emptySlots(_ count: Int) -> [Slot] {
+        [Slot](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if let prepare = LargeTableMemory.prepare, count * MemoryLayout<Slot>.stride >= LargeTableMemory.threshold {
+                prepare(UnsafeMutableRawBufferPointer(buffer))
+            }
+            buffer.initialize(repeating: Slot(key: .zero, value: nil))
+            initialized = count
+        }
     }
 
     /// Whether the table holds no key.
@@ -117,7 +129,7 @@ public struct HashTable<Value>: Sequence {
 
     @usableFromInline mutating func grow(to size: Int) {
         let old = slots
-        slots = Array(repeating: Slot(key: .zero, value: nil), count: size)
+        slots = Self.emptySlots(size)
         let mask = size - 1
         self.mask = mask
         slots.withUnsafeMutableBufferPointer { slots in
@@ -163,3 +175,13 @@ extension HashTable where Value == Void {
 
 /// A set of hashes: ``HashTable`` without values.
 public typealias HashSet = HashTable<Void>
+
+/// A hook for the memory of large hash tables, called before their slots are first written: an
+/// audit's tables of millions of keys are read at random, and with huge pages (which the hook can
+/// ask the system for) they cost fewer page faults and TLB misses. Set once, before any table is
+/// built (``ConsentLedger``'s `LogAudit.tuneAllocatorForReplay()` does); nil by default.
+public enum LargeTableMemory {
+    nonisolated(unsafe) public static var prepare: (@Sendable (UnsafeMutableRawBufferPointer) -> Void)?
+    /// Tables of at least this many bytes are offered to the hook.
+    public static let threshold = 4 << 20
+}

@@ -1,6 +1,7 @@
 import ConsentCore
 import ConsentCrypto
 import ConsentTestSupport
+import Synchronization
 import Testing
 
 @Suite struct HashTableTests {
@@ -86,5 +87,28 @@ import Testing
         #expect(keys.allSatisfy(set.contains))
         #expect(!set.contains(Hash.zero))
         #expect(HashSet().isEmpty)
+    }
+
+    /// Tables of 4 MiB and more are offered to the memory hook before their slots are written, the
+    /// whole of their slots; smaller ones are not; what the hook does leaves the table working.
+    @Test func largeTablesAreOfferedToTheMemoryHook() {
+        final class Offers: Sendable {
+            let sizes = Mutex<[Int]>([])
+        }
+        let offers = Offers()
+        LargeTableMemory.prepare = { memory in
+            // Garbage: the slots must be initialised after the hook.
+            memory.initializeMemory(as: UInt8.self, repeating: 0xA5)
+            offers.sizes.withLock { $0.append(memory.count) }
+        }
+        defer { LargeTableMemory.prepare = nil }
+        var table = HashTable<Hash>(capacity: 100_000)  // 2^18 slots of a key and an optional hash
+        let small = HashTable<Hash>(capacity: 10)
+        let sizes = offers.sizes.withLock { $0 }
+        #expect(sizes.contains { $0 % (1 << 18) == 0 && $0 / (1 << 18) >= 65 })
+        #expect(!sizes.contains { $0 < LargeTableMemory.threshold })
+        let keys = Self.keys(1000)
+        for key in keys { table.updateValue(key, forKey: key) }
+        #expect(table.count == keys.count && keys.allSatisfy { table[$0] == $0 } && table[.zero] == nil && small.isEmpty)
     }
 }
