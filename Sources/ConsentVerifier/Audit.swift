@@ -588,11 +588,13 @@ struct Replay {
         // Nearly every entry is a consent event: grow the largest table once, not by rehashing.
         retention.reserveCapacity(events: Int(clamping: target - start))
         let pageSize = audit.options.pageSize
-        // A four-stage pipeline: page N is checked (sequentially) while page N+1 is linked (its
-        // keys looked up and added to the tables), page N+2 prepared (decoded and hashed on
-        // `threads` threads) and page N+3 read, so that the source's reads, the hashing, the
-        // tables' memory latency and the sequential checks all overlap. A stage's failure is kept
-        // until its page is due, so problems in earlier pages are still reported first.
+        // A pipeline: each page is read, prepared (decoded and hashed on `threads` threads), linked
+        // (its keys looked up and added to the tables) and checked (sequentially), and up to
+        // `window` pages are on their way while one is checked, so that the source's reads, the
+        // hashing, the tables' memory latency and the checks all overlap. A page's stages start as
+        // soon as their input is ready: pages moved through the stages in lockstep left cores idle
+        // while the slowest stage of each round finished. A stage's failure is kept until its page
+        // is due, so problems in earlier pages are still reported first.
         let suite = audit.suite
         let threads = audit.options.threads
         // Only the link stage touches the tables during the loop (one page at a time, in order).
@@ -602,8 +604,7 @@ struct Replay {
         let events = Int(clamping: target - start)
         let reserving = Task { await onDispatchThread { linker.reserveCapacity(events: events) } }
         typealias Stage<T> = Result<T, any Error>
-        func read(_ from: Int64) async -> Stage<SourcePage> {
-            guard from < target else { return .success(SourcePage()) }
+        @Sendable func read(_ from: Int64) async -> Stage<SourcePage> {
             let end = min(from + pageSize, target)
             do {
                 // In parts read at once (a database reads them on separate connections): one reader
@@ -634,21 +635,35 @@ struct Replay {
                 return page
             }
         }
+        // Pages on their way, in order. The link stage takes them one at a time, in order: each
+        // page's link waits for the previous page's (and the first for the tables' reservation).
+        let window = 4
+        var onTheirWay: [Task<Stage<PreparedPage>, Never>] = []
+        var launched = next
+        func launch() {
+            let from = launched
+            let previous = onTheirWay.last
+            onTheirWay.append(
+                Task {
+                    let raw = await read(from)
+                    // The CPU stages block their threads (they hash and probe on Dispatch's threads):
+                    // they run off Swift's cooperative pool, which has one thread per core and must
+                    // stay free for the reads and the checks.
+                    let prepared = await onDispatchThread { prepare(raw) }
+                    await reserving.value
+                    _ = await previous?.value
+                    return await onDispatchThread { link(prepared) }
+                })
+            launched = min(from + pageSize, target)
+        }
+        // What is still on its way when the replay stops at a problem is not needed.
+        defer { for page in onTheirWay { page.cancel() } }
+        while launched < target && onTheirWay.count < window { launch() }
         var mapping: Task<MapReplay.Result, Never>?
-        let first = prepare(await read(next))
-        var prepared = prepare(await read(next + pageSize))
-        var raw = await read(next + 2 * pageSize)
-        await reserving.value
-        var linked = link(first)
         while next < target {
             let end = min(next + pageSize, target)
-            let ahead = end + 2 * pageSize
-            // The two CPU stages block their threads (they hash and probe on Dispatch's threads):
-            // they run off Swift's cooperative pool, which has one thread per core and must stay
-            // free for the reads and the checks.
-            async let linking = onDispatchThread { [prepared] in link(prepared) }
-            async let preparing = onDispatchThread { [raw] in prepare(raw) }
-            async let reading = read(ahead)
+            let linked = await onTheirWay.removeFirst().value
+            if launched < target { launch() }
             do {
                 try check(try linked.get(), from: next, to: end)
                 try await checkServedHashes(source: source)
@@ -664,11 +679,9 @@ struct Replay {
             mapping = batches.isEmpty ? nil : Task { [mapper] in await onDispatchThread { mapper.apply(batches) } }
             next = end
             progress?(next, target)
-            linked = await linking
-            prepared = await preparing
-            raw = await reading
         }
         if let problem = await settleMap(mapping) { throw problem }
+        await reserving.value  // (an empty replay links no page)
         keys = linker.keys
         if batchTime != nil {
             throw AuditProblem(target - 1, "the log ends inside a batch (no commit entry after it)")
