@@ -607,21 +607,9 @@ struct Replay {
         @Sendable func read(_ from: Int64) async -> Stage<SourcePage> {
             let end = min(from + pageSize, target)
             do {
-                // In parts read at once (a database reads them on separate connections): one reader
-                // at a time could not keep up with the other stages.
-                let parts = threads > 1 && end - from >= 512 ? threads : 1
-                let step = (end - from + Int64(parts) - 1) / Int64(parts)
-                let entries = try await withThrowingTaskGroup(of: (Int64, AuditPage).self) { group in
-                    for lower in stride(from: from, to: end, by: Int(step)) {
-                        group.addTask { (lower, try await source.page(lower..<min(lower + step, end))) }
-                    }
-                    var read: [(Int64, AuditPage)] = []
-                    for try await part in group { read.append(part) }
-                    read.sort { $0.0 < $1.0 }
-                    var page = read.first?.1 ?? AuditPage()
-                    for part in read.dropFirst() { page.append(contentsOf: part.1) }
-                    return page
-                }
+                // One read per page: pages on their way are read at once (a database reads them on
+                // separate connections), so one page need not be read in parts.
+                let entries = try await source.page(from..<end)
                 return .success(SourcePage(entries: entries, checkpoints: try await source.checkpoints((from + 1)...end)))
             } catch { return .failure(error) }
         }

@@ -76,18 +76,6 @@ public struct AuditPage: Sendable {
         append(Entry(index: entry.index, header: header, leafHash: entry.leafHash, body: body))
     }
 
-    /// Adds the entries of `other` after these.
-    public mutating func append(contentsOf other: AuditPage) {
-        let shift = bytes.count
-        bytes.append(contentsOf: other.bytes)
-        entries.reserveCapacity(entries.count + other.entries.count)
-        for var entry in other.entries {
-            entry.header = entry.header.lowerBound + shift..<entry.header.upperBound + shift
-            if case .present(let body) = entry.body { entry.body = .present(body.lowerBound + shift..<body.upperBound + shift) }
-            entries.append(entry)
-        }
-    }
-
     /// The entry at `position` (not its index) as an ``AuditEntry``, its bytes copied.
     public func entry(at position: Int) -> AuditEntry {
         let entry = entries[position]
