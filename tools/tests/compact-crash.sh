@@ -27,7 +27,7 @@ before=$(bodies "$D")
 final=$(at $((base + KILLS + 1)))
 # Small purge batches, so that there are many points to be killed at. One uninterrupted run on the
 # copy gives the expected result and how long a run takes; a dry run how long its scan takes.
-PURGE_BATCH=${COMPACT_PURGE_BATCH:-50}
+PURGE_BATCH=${COMPACT_PURGE_BATCH:-10}
 elapsed() { python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$1" "$(date +%s.%N)"; }
 started=$(date +%s.%N)
 "$BIN" compact --data "$WORK/reference" --now "$final" --dry-run --json > /dev/null
@@ -36,23 +36,28 @@ started=$(date +%s.%N)
 "$BIN" compact --data "$WORK/reference" --now "$final" --batch-size "$PURGE_BATCH" --json > "$WORK/reference.json"
 duration=$(elapsed "$started")
 echo "one uninterrupted compaction: ${duration}s, of which ~${scan}s before the first purge"
+# A kill after the first purge commit waits at most a share of the purging time, so that each
+# round purges a part of what is due and later kills still land between purge batches (with a
+# fixed wait, the log reached its final state within a few rounds and the later kills tested
+# nothing).
+kill_wait=$(python3 -c "import sys; print(max(0.01, (float(sys.argv[1]) - float(sys.argv[2])) / 2 / float(sys.argv[3])))" "$duration" "$scan" "$KILLS")
 final_left=$(bodies "$WORK/reference")
 midway=0
 for round in $(seq 1 "$KILLS"); do
     left_before=$(bodies "$D")
     "$BIN" compact --data "$D" --now "$(at $((base + round)))" --batch-size "$PURGE_BATCH" > /dev/null 2>&1 &
     pid=$!
-    # Every fourth kill at a random moment of a run (most land in the scan); the others a random
-    # few milliseconds after the run's first purge batch is seen committed, when it has purges left.
+    # Every fourth kill at a random moment of a run's scan or just after; the others a random few
+    # milliseconds after the run's first purge batch is seen committed, when it has purges left.
     if [ $((round % 4)) -eq 0 ] || [ "$left_before" -le "$final_left" ]; then
-        sleep "$(python3 -c "import random,sys; print(round(random.uniform(0.05, float(sys.argv[1])), 2))" "$duration")"
+        sleep "$(python3 -c "import random,sys; print(round(random.uniform(0.05, float(sys.argv[1]) + float(sys.argv[2])), 2))" "$scan" "$kill_wait")"
     else
         for _ in $(seq 1 3000); do
             [ "$(bodies "$D")" -lt "$left_before" ] && break
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.01
         done
-        sleep "$(python3 -c "import random; print(round(random.uniform(0.0, 0.15), 3))")"
+        sleep "$(python3 -c "import random,sys; print(round(random.uniform(0.0, float(sys.argv[1])), 3))" "$kill_wait")"
     fi
     kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
@@ -75,6 +80,7 @@ held=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["keptHeld
     || die "a rerun still finds bodies to purge"
 "$BIN" check --data "$D" > /dev/null || die "final check failed"
 ok
-[ "$midway" -gt 0 ] || die "no kill landed between purge batches: the test proves little"
+# Three of four kills wait for purging to start; most of those must land before it ends.
+[ "$midway" -ge $((KILLS / 4)) ] || die "only $midway of $KILLS kills landed between purge batches: the test proves little"
 echo "compact-crash: $checks checks passed ($KILLS kills during compaction of $(size "$D") entries, $midway of them after some purges;"
 echo "  $purged bodies purged, $held kept by a hold)"
