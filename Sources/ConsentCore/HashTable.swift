@@ -48,6 +48,9 @@ public struct HashTable<Value>: Sequence {
     /// Whether the table holds no key.
     @inlinable public var isEmpty: Bool { count == 0 }
 
+    /// How many keys the table holds before it grows.
+    @inlinable public var capacity: Int { slots.count * 7 / 10 }
+
     @inlinable static func slotCount(for capacity: Int) -> Int {
         var size = 16
         while size * 7 / 10 < capacity { size *= 2 }

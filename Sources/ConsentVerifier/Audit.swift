@@ -307,6 +307,8 @@ final class KeyLinker: @unchecked Sendable {
     private var latest: HashTable<MapValue>
     private var idempotency: HashSet
     private var peppers: HashTable<Hash>
+    /// Events still to come that the client-key and number tables were not reserved for yet.
+    private var unreserved: Int?
 
     /// Takes `keys` over.
     init(_ keys: KeyTables) {
@@ -315,17 +317,25 @@ final class KeyLinker: @unchecked Sendable {
         peppers = keys.peppers
     }
 
-    /// Makes room for `events` more consent events (each may bring a new key of every kind): tables
-    /// of millions of keys grown by doubling spent a tenth of the audit rehashing them. Writing
-    /// hundreds of megabytes of empty slots takes a while too, so the three tables are reserved at
-    /// once.
+    /// Makes room for `events` more consent events: tables of millions of keys grown by doubling
+    /// spent a tenth of the audit rehashing them. Each event may bring a new state key. Not every
+    /// event brings a client key or a body, so the other two tables are reserved when the first
+    /// page is linked, in proportion to that page: a log without client keys would otherwise keep
+    /// an empty table sized for all of its events (70 bytes per event).
     func reserveCapacity(events: Int) {
-        let tables: [@Sendable () -> Void] = [
-            { [self] in latest.reserveCapacity(latest.count + events) },
-            { [self] in idempotency.reserveCapacity(idempotency.count + events) },
-            { [self] in peppers.reserveCapacity(peppers.count + events) },
-        ]
-        DispatchQueue.concurrentPerform(iterations: tables.count) { tables[$0]() }
+        latest.reserveCapacity(latest.count + events)
+        unreserved = events
+    }
+
+    /// With `keyed` of `consent` events carrying a client key and `numbered` a body, reserves the
+    /// client-key and number tables for the rest of the log (with a tenth to spare: a last doubling
+    /// would rehash every key).
+    private func reserveByFirstPage(keyed: Int, numbered: Int, consent: Int) {
+        guard let events = unreserved, consent > 0 else { return }
+        unreserved = nil
+        func share(_ part: Int) -> Int { Int((Double(events) * Double(part) / Double(consent) * 1.1).rounded(.up)) }
+        idempotency.reserveCapacity(idempotency.count + share(keyed))
+        peppers.reserveCapacity(peppers.count + share(numbered))
     }
 
     var keys: KeyTables { KeyTables(latest: latest, idempotency: idempotency, peppers: peppers) }
@@ -355,7 +365,9 @@ final class KeyLinker: @unchecked Sendable {
                         var keys: [Hash] = []
                         var numbered: [Int] = []
                         var numbers: [(key: Hash, value: Hash)] = []
+                        var consent = 0
                         for i in prepared.indices {
+                            if prepared[i].keys != nil { consent += 1 }
                             if let key = prepared[i].keys?.idempotencyKey {
                                 keyed.append(i)
                                 keys.append(key)
@@ -365,6 +377,7 @@ final class KeyLinker: @unchecked Sendable {
                                 numbers.append((number.key, number.pepper))
                             }
                         }
+                        reserveByFirstPage(keyed: keys.count, numbered: numbers.count, consent: consent)
                         for (i, new) in zip(keyed, idempotency.insert(contentsOf: keys)) where !new { links[i].reusedIdempotencyKey = true }
                         for (n, known) in peppers.updateValues(numbers).enumerated() where known.map({ $0 != numbers[n].value }) == true {
                             links[numbered[n]].otherPepper = true

@@ -255,6 +255,31 @@ func writeFile(_ bytes: [UInt8], _ path: String) throws {
         #expect(AuditPage([]).entries.isEmpty)
     }
 
+    /// The state-key table is reserved for every event to come; the client-key and number tables in
+    /// proportion to the first page with events (none for a log without client keys).
+    @Test func keyTablesAreReservedByTheFirstPage() {
+        let hasher = Digest(.sha256)
+        func event(_ i: Int, keyed: Bool, numbered: Bool) -> PreparedEntry {
+            let key = hasher.hash([UInt8(i & 0xff), UInt8(i >> 8)])
+            var entry = PreparedEntry()
+            entry.keys = LinkKeys(
+                stateKey: key, event: MapValue(index: Int64(i), action: .grant, leafHash: key), idempotencyKey: keyed ? key : nil,
+                number: numbered ? (key, key) : nil)
+            return entry
+        }
+        let linker = KeyLinker(KeyTables())
+        linker.reserveCapacity(events: 100_000)
+        #expect(linker.keys.latest.capacity >= 100_000 && linker.keys.idempotency.capacity < 100)
+        _ = linker.link([PreparedEntry()], threads: 1)  // no event: nothing to go by yet
+        #expect(linker.keys.peppers.capacity < 100)
+        // A quarter of the first page's events carry a body; none a client key.
+        _ = linker.link((0..<400).map { event($0, keyed: false, numbered: $0 % 4 == 0) }, threads: 1)
+        let keys = linker.keys
+        #expect(keys.idempotency.capacity < 100 && keys.idempotency.isEmpty)
+        #expect(keys.peppers.capacity >= 27_500 && keys.peppers.capacity < 100_000 && keys.peppers.count == 100)
+        #expect(keys.latest.count == 400)
+    }
+
     @Test func modifiedHeaderByteIsNamed() async throws {
         let history = try await AuditHistory()
         let out = TempDirectory()
