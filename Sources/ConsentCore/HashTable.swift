@@ -23,23 +23,27 @@ public struct HashTable<Value>: Sequence {
     @usableFromInline var storedCount = 0
     /// What ``updateValues(_:)`` read ahead; nothing reads it.
     @usableFromInline var probeReads: UInt64 = 0
+    /// Called with the memory of each slot array of ``largeMemory`` bytes or more that the table
+    /// allocates from now on, before it is first written: tables of millions of keys read at random
+    /// cost fewer page faults and TLB misses in huge pages, which a hook can ask the system for (an
+    /// audit does). Nil by default.
+    public var prepareLargeMemory: (@Sendable (UnsafeMutableRawBufferPointer) -> Void)?
+    /// The size from which slot arrays are handed to ``prepareLargeMemory``.
+    public static var largeMemory: Int { 4 << 20 }
     /// The number of keys held.
     @inlinable public var count: Int { storedCount }
 
     /// An empty table with room for `capacity` keys before it grows.
     @inlinable public init(capacity: Int = 0) {
         let size = Self.slotCount(for: capacity)
-        slots = Self.emptySlots(size)
+        slots = Self.emptySlots(size, prepare: nil)
         mask = size - 1
     }
 
-    /// `count` empty slots; memory of tables large enough is first offered to
-    /// ``LargeTableMemory/prepare``.
-    @usableFromInline static func emptySlots(_ count: Int) -> [Slot] {
+    /// `count` empty slots, their memory first handed to `prepare` when it is large enough.
+    @usableFromInline static func emptySlots(_ count: Int, prepare: (@Sendable (UnsafeMutableRawBufferPointer) -> Void)?) -> [Slot] {
         [Slot](unsafeUninitializedCapacity: count) { buffer, initialized in
-            if let prepare = LargeTableMemory.prepare, count * MemoryLayout<Slot>.stride >= LargeTableMemory.threshold {
-                prepare(UnsafeMutableRawBufferPointer(buffer))
-            }
+            if let prepare, count * MemoryLayout<Slot>.stride >= largeMemory { prepare(UnsafeMutableRawBufferPointer(buffer)) }
             buffer.initialize(repeating: Slot(key: .zero, value: nil))
             initialized = count
         }
@@ -132,7 +136,7 @@ public struct HashTable<Value>: Sequence {
 
     @usableFromInline mutating func grow(to size: Int) {
         let old = slots
-        slots = Self.emptySlots(size)
+        slots = Self.emptySlots(size, prepare: prepareLargeMemory)
         let mask = size - 1
         self.mask = mask
         slots.withUnsafeMutableBufferPointer { slots in
@@ -178,13 +182,3 @@ extension HashTable where Value == Void {
 
 /// A set of hashes: ``HashTable`` without values.
 public typealias HashSet = HashTable<Void>
-
-/// A hook for the memory of large hash tables, called before their slots are first written: an
-/// audit's tables of millions of keys are read at random, and with huge pages (which the hook can
-/// ask the system for) they cost fewer page faults and TLB misses. Set once, before any table is
-/// built (``ConsentLedger``'s `LogAudit.tuneAllocatorForReplay()` does); nil by default.
-public enum LargeTableMemory {
-    nonisolated(unsafe) public static var prepare: (@Sendable (UnsafeMutableRawBufferPointer) -> Void)?
-    /// Tables of at least this many bytes are offered to the hook.
-    public static let threshold = 4 << 20
-}

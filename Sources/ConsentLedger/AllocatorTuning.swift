@@ -13,8 +13,15 @@ extension LogAudit {
         // Allocations up to 32 MiB (glibc's largest threshold) come from the heap, and up to 1 GiB
         // of free memory at its top stays mapped.
         _ = cl_keep_freed_memory(32 << 20, 1 << 30)
-        // The key tables' random reads miss the TLB less, and faulting them in takes fewer faults
-        // (an audit of 10^6 entries: about 8% faster). A hint: where it is refused, nothing changes.
-        LargeTableMemory.prepare = { memory in _ = cl_advise_huge_pages(memory.baseAddress, memory.count) }
+    }
+}
+
+extension AuditOptions {
+    /// Asks the system for transparent huge pages for the audit's key tables (madvise through
+    /// ``tableMemory``): their random reads miss the TLB less, and faulting them in takes 500 times
+    /// fewer faults (an audit of 10^6 entries ran about 8% faster). A hint: where it is refused,
+    /// nothing changes.
+    public mutating func askForHugePages() {
+        tableMemory = { memory in _ = cl_advise_huge_pages(memory.baseAddress, memory.count) }
     }
 }

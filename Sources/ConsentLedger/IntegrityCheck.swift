@@ -36,7 +36,9 @@ extension Ledger {
         -> IntegrityReport
     {
         let source = try await StoreAuditSource(store: store)
-        let audit = LogAudit(verifier: verifier, options: AuditOptions(pageSize: pageSize, notBefore: parameters.createdAt))
+        var options = AuditOptions(pageSize: pageSize, notBefore: parameters.createdAt)
+        options.askForHugePages()
+        let audit = LogAudit(verifier: verifier, options: options)
         let (result, state) = try await audit.run(source: source, progress: progress)
         var report = IntegrityReport(
             entries: result.entries, checkpoints: Int(result.checkpoints), bodies: result.bodies, problem: result.problem)

@@ -69,6 +69,9 @@ public struct AuditOptions: Sendable {
     public var threads = 2
     /// No entry may be recorded before this time (the log's `createdAt`, when known).
     public var notBefore: Milliseconds?
+    /// Handed the memory of the large key tables before it is first written
+    /// (``HashTable/prepareLargeMemory``): the command line asks for huge pages there.
+    public var tableMemory: (@Sendable (UnsafeMutableRawBufferPointer) -> Void)?
 
     public init(recomputeMap: Bool = true, pageSize: Int64 = 8192, threads: Int = 2, notBefore: Milliseconds? = nil) {
         self.recomputeMap = recomputeMap
@@ -310,11 +313,14 @@ final class KeyLinker: @unchecked Sendable {
     /// Events still to come that the client-key and number tables were not reserved for yet.
     private var unreserved: Int?
 
-    /// Takes `keys` over.
-    init(_ keys: KeyTables) {
+    /// Takes `keys` over; their large slot arrays from now on go through `tableMemory` first.
+    init(_ keys: KeyTables, tableMemory: (@Sendable (UnsafeMutableRawBufferPointer) -> Void)? = nil) {
         latest = keys.latest
         idempotency = keys.idempotency
         peppers = keys.peppers
+        latest.prepareLargeMemory = tableMemory
+        idempotency.prepareLargeMemory = tableMemory
+        peppers.prepareLargeMemory = tableMemory
     }
 
     /// Makes room for `events` more consent events: tables of millions of keys grown by doubling
@@ -611,7 +617,7 @@ struct Replay {
         let suite = audit.suite
         let threads = audit.options.threads
         // Only the link stage touches the tables during the loop (one page at a time, in order).
-        let linker = KeyLinker(keys)
+        let linker = KeyLinker(keys, tableMemory: audit.options.tableMemory)
         // Reserved while the first pages are read and prepared (a tenth of an audit of 10^6 entries
         // when it was not).
         let events = Int(clamping: target - start)

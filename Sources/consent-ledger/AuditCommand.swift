@@ -89,7 +89,9 @@ extension ConsentLedgerCommand {
             }
             let showProgress = !output.json && isatty(STDERR_FILENO) == 1
             LogAudit.tuneAllocatorForReplay()
-            let audit = LogAudit(verifier: verifier, options: AuditOptions(recomputeMap: !noMap, notBefore: notBefore))
+            var options = AuditOptions(recomputeMap: !noMap, notBefore: notBefore)
+            options.askForHugePages()
+            let audit = LogAudit(verifier: verifier, options: options)
             let started = Date()
             let report: AuditReport
             let newState: AuditState?

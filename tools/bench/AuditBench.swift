@@ -60,7 +60,8 @@ enum AuditBench {
         }
         LogAudit.tuneAllocatorForReplay()
         for map in [false, true] {
-            let options = AuditOptions(recomputeMap: map)
+            var options = AuditOptions(recomputeMap: map)
+            options.askForHugePages()
             var report = AuditReport()
             var fromData = "-"
             var fromExport = "-"
