@@ -971,11 +971,12 @@ struct Replay {
                 break
             }
             if link.reusedIdempotencyKey { throw fail("its idempotency key hash is already used by an earlier event") }
-            let value = MapValue(index: index, action: h.action, leafHash: leaf)
             let previousOfKey = link.previousOfKey
             let expected = previousOfKey.map { KeyLink(index: $0.index, leafHash: $0.leafHash) }
             guard h.keyPredecessor == expected else { throw fail("link to the previous event of its state key is wrong") }
-            if audit.options.recomputeMap, let keys = p.keys { pending.append((keys.stateKey, value)) }
+            // The event's map value was built when it was prepared (at the source's index for it,
+            // which `check` has compared with its place).
+            if audit.options.recomputeMap, let keys = p.keys { pending.append((keys.stateKey, keys.event)) }
             retention.consent(
                 index, subjectKey: h.subjectKey, recordedAt: h.recordedAt, action: h.action,
                 senderUTF8: UnsafeRawBufferPointer(rebasing: header[h.sender.range]), superseding: previousOfKey?.index, stored: stored)
